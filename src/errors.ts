@@ -1,0 +1,115 @@
+/** Stable codes of {@link OrchestratorError}: misuse of the API, refused at once. */
+export type OrchestratorErrorCode =
+  | 'ERR_DUPLICATE_WORKER'
+  | 'ERR_UNKNOWN_WORKER'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_UNKNOWN_DEPENDENCY'
+  | 'ERR_DEPENDENCY_CYCLE'
+  | 'ERR_MODULE_NOT_FOUND'
+  | 'ERR_NOT_RUNNING'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_WORKER_DISABLED'
+  | 'ERR_UNKNOWN_DEAD_LETTER';
+
+/**
+ * Why a run failed.
+ * - `error`: the worker threw or rejected.
+ * - `timeout`: it outran `timeoutSeconds` and was terminated.
+ * - `crash`: its thread or process exited on its own.
+ * - `memory`: it passed `memoryLimitMb`.
+ * - `stalled`: it stopped calling `ctx.heartbeat()`.
+ * - `aborted`: `stop()` or the caller's signal ended it.
+ * - `load`: its module failed to load (never retried).
+ */
+export type FailureReason = 'error' | 'timeout' | 'crash' | 'memory' | 'stalled' | 'aborted' | 'load';
+
+/** Misuse of the API: bad options, unknown names, calls in the wrong state. Check `code`. */
+export class OrchestratorError extends Error {
+  override readonly name = 'OrchestratorError';
+  readonly code: OrchestratorErrorCode;
+
+  constructor(code: OrchestratorErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A run that failed after its last attempt (or was aborted). Check `reason`. */
+export class RunError extends Error {
+  override readonly name = 'RunError';
+  readonly reason: FailureReason;
+  readonly attempts: number;
+  /** The worker's name. */
+  readonly worker: string;
+
+  constructor(worker: string, reason: FailureReason, attempts: number, cause: unknown) {
+    super(`worker "${worker}" failed (${reason}) after ${attempts} attempt(s): ${describeError(cause)}`, {
+      cause,
+    });
+    this.worker = worker;
+    this.reason = reason;
+    this.attempts = attempts;
+  }
+}
+
+/** An error as it crosses a thread or process boundary: plain data, custom fields kept. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: unknown;
+  retryable?: unknown;
+  /** Other own enumerable properties that survived cloning. */
+  props?: Record<string, unknown>;
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error === 'string') return error;
+  try {
+    return JSON.stringify(error) ?? String(error);
+  } catch {
+    return String(error);
+  }
+}
+
+/** Flattens any thrown value into cloneable data, keeping `code`, `retryable` and other own fields. */
+export function serializeError(error: unknown): SerializedError {
+  if (!(error instanceof Error)) {
+    return { name: 'Error', message: describeError(error) };
+  }
+  const out: SerializedError = { name: error.name, message: error.message };
+  if (error.stack !== undefined) out.stack = error.stack;
+  const record = error as unknown as Record<string, unknown>;
+  if ('code' in record) out.code = record.code;
+  if ('retryable' in record) out.retryable = record.retryable;
+  let props: Record<string, unknown> | undefined;
+  for (const key of Object.keys(record)) {
+    if (key === 'code' || key === 'retryable' || key === 'stack' || key === 'message') continue;
+    const value = record[key];
+    if (typeof value === 'function') continue;
+    props ??= {};
+    props[key] = value;
+  }
+  if (props !== undefined) out.props = props;
+  return out;
+}
+
+/** Rebuilds an `Error` from {@link SerializedError}, with the same name, message, stack and fields. */
+export function deserializeError(data: SerializedError): Error {
+  const error = new Error(data.message);
+  error.name = data.name;
+  if (data.stack !== undefined) error.stack = data.stack;
+  const record = error as unknown as Record<string, unknown>;
+  if (data.props !== undefined) Object.assign(record, data.props);
+  if (data.code !== undefined) record.code = data.code;
+  if (data.retryable !== undefined) record.retryable = data.retryable;
+  return error;
+}
+
+/** True when the worker marked its error as not worth another attempt. */
+export function isNonRetryable(error: unknown): boolean {
+  return (
+    typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false
+  );
+}

@@ -1,0 +1,30 @@
+/** corral: supervise background jobs in a Node.js application. The package's only public entry. */
+
+export type { Clock } from './clock.ts';
+export { DeadLetterQueue } from './dead-letters.ts';
+export {
+  type FailureReason,
+  OrchestratorError,
+  type OrchestratorErrorCode,
+  RunError,
+} from './errors.ts';
+export type { OrchestratorEventName, OrchestratorEvents, OrchestratorListener } from './events.ts';
+export { Supervisor, WorkerOrchestrator } from './orchestrator.ts';
+export {
+  type BreakerState,
+  type DeadLetter,
+  type Isolation,
+  JobPriority,
+  type OrchestratorOptions,
+  type OrchestratorStatus,
+  type ResourceSample,
+  type RunContext,
+  type RunOptions,
+  type RunTotals,
+  type StopReport,
+  type WorkerConfig,
+  WorkerExecutionMode,
+  type WorkerFn,
+  type WorkerOptions,
+  type WorkerStatus,
+} from './types.ts';

@@ -1,0 +1,75 @@
+import type { RunContext, WorkerConfig, WorkerFn } from '../types.ts';
+import type { AttemptTask, StaticConfig } from './protocol.ts';
+import type { AttemptHooks, Sandbox, SandboxOutcome } from './sandbox.ts';
+
+/**
+ * A worker function run in the host. It cannot be killed: a timeout, cancellation or stop aborts
+ * `ctx.signal` and the attempt fails at once; the function's eventual result is ignored.
+ */
+export class InlineSandbox implements Sandbox {
+  readonly kind = 'inline';
+  #runs = 0;
+  #usable = true;
+  #controller: AbortController | undefined;
+  readonly #load: () => Promise<WorkerFn>;
+  readonly #config: () => StaticConfig;
+
+  constructor(load: () => Promise<WorkerFn>, config: () => StaticConfig) {
+    this.#load = load;
+    this.#config = config;
+  }
+
+  get runs(): number {
+    return this.#runs;
+  }
+
+  get usable(): boolean {
+    return this.#usable;
+  }
+
+  async run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
+    this.#runs++;
+    const controller = new AbortController();
+    this.#controller = controller;
+    let fn: WorkerFn;
+    try {
+      fn = await this.#load();
+    } catch (error) {
+      this.#usable = false;
+      return { ok: false, reason: 'load', error: toError(error) };
+    }
+    const ctx: RunContext = {
+      name: this.#config().name,
+      payload: task.payload,
+      attempt: task.attempt,
+      signal: controller.signal,
+      heartbeat: () => hooks.onHeartbeat(),
+      config: Object.freeze({ ...this.#config(), ...task.state } as WorkerConfig),
+    };
+    hooks.onStarted();
+    try {
+      return { ok: true, value: await fn(ctx) };
+    } catch (error) {
+      return { ok: false, reason: 'error', error: toError(error) };
+    } finally {
+      if (this.#controller === controller) this.#controller = undefined;
+    }
+  }
+
+  abort(): void {
+    this.#controller?.abort(new Error('run aborted by the supervisor'));
+  }
+
+  async terminate(): Promise<void> {
+    this.#usable = false;
+    this.abort();
+  }
+
+  async close(): Promise<void> {
+    this.#usable = false;
+  }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error), { cause: error });
+}

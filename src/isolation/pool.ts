@@ -1,0 +1,117 @@
+import type { Clock, TimerHandle } from '../clock.ts';
+import type { Sandbox } from './sandbox.ts';
+
+export interface PoolOptions {
+  /** Replace a sandbox after this many attempts; undefined: never (only when it is no longer usable). */
+  recycleAfterRuns: number | undefined;
+  /** Close a sandbox idle this long; 0: at once after each attempt. */
+  idleTimeoutMs: number;
+}
+
+/**
+ * The sandboxes of one worker: reuses an idle one (the most recently used, still warm), creates one when
+ * none is idle, retires them after `recycleAfterRuns`, closes them after `idleTimeoutMs`, and tracks every
+ * ending so that `closeAll()` resolves only when no thread or process of this worker is left.
+ */
+export class SandboxPool<S extends Sandbox = Sandbox> {
+  readonly #idle: S[] = [];
+  readonly #busy = new Set<S>();
+  readonly #idleTimers = new Map<S, TimerHandle>();
+  readonly #ending = new Set<Promise<void>>();
+  readonly #create: () => S;
+  readonly #options: PoolOptions;
+  readonly #clock: Clock;
+
+  constructor(create: () => S, options: PoolOptions, clock: Clock) {
+    this.#create = create;
+    this.#options = options;
+    this.#clock = clock;
+  }
+
+  /** Sandboxes running an attempt now. */
+  get busy(): ReadonlySet<S> {
+    return this.#busy;
+  }
+
+  /** Every live sandbox, busy or idle. */
+  *all(): Iterable<S> {
+    yield* this.#busy;
+    yield* this.#idle;
+  }
+
+  get size(): number {
+    return this.#busy.size + this.#idle.length;
+  }
+
+  acquire(): S {
+    let sandbox = this.#idle.pop();
+    while (sandbox !== undefined && !sandbox.usable) {
+      void this.#retire(sandbox, 'terminate');
+      sandbox = this.#idle.pop();
+    }
+    if (sandbox === undefined) {
+      sandbox = this.#create();
+    } else {
+      const timer = this.#idleTimers.get(sandbox);
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+      this.#idleTimers.delete(sandbox);
+    }
+    this.#busy.add(sandbox);
+    return sandbox;
+  }
+
+  /** The attempt ended normally: keep the sandbox for the next one unless it is due for replacement. */
+  release(sandbox: S): void {
+    if (!this.#busy.delete(sandbox)) return;
+    const { recycleAfterRuns, idleTimeoutMs } = this.#options;
+    if (!sandbox.usable) {
+      void this.#retire(sandbox, 'terminate');
+    } else if ((recycleAfterRuns !== undefined && sandbox.runs >= recycleAfterRuns) || idleTimeoutMs === 0) {
+      void this.#retire(sandbox, 'close');
+    } else {
+      this.#idle.push(sandbox);
+      if (Number.isFinite(idleTimeoutMs)) {
+        const timer = this.#clock.setTimeout(() => this.#closeIdle(sandbox), idleTimeoutMs);
+        (timer as { unref?: () => void }).unref?.();
+        this.#idleTimers.set(sandbox, timer);
+      }
+    }
+  }
+
+  /** The attempt was killed (timeout, stall, memory, abort) or the sandbox died: end it for good. */
+  discard(sandbox: S): Promise<void> {
+    this.#busy.delete(sandbox);
+    return this.#retire(sandbox, 'terminate');
+  }
+
+  /** Ends every sandbox (busy ones are terminated) and waits until all are gone. */
+  async closeAll(): Promise<void> {
+    for (const sandbox of this.#busy) void this.#retire(sandbox, 'terminate');
+    this.#busy.clear();
+    for (const sandbox of this.#idle.splice(0)) void this.#retire(sandbox, 'close');
+    await this.settled();
+  }
+
+  /** Resolves when every sandbox ending so far has finished. */
+  async settled(): Promise<void> {
+    while (this.#ending.size > 0) await Promise.all(this.#ending);
+  }
+
+  #closeIdle(sandbox: S): void {
+    this.#idleTimers.delete(sandbox);
+    const index = this.#idle.indexOf(sandbox);
+    if (index === -1) return;
+    this.#idle.splice(index, 1);
+    void this.#retire(sandbox, 'close');
+  }
+
+  #retire(sandbox: S, how: 'close' | 'terminate'): Promise<void> {
+    const timer = this.#idleTimers.get(sandbox);
+    if (timer !== undefined) this.#clock.clearTimeout(timer);
+    this.#idleTimers.delete(sandbox);
+    const ending = (how === 'close' ? sandbox.close() : sandbox.terminate()).catch(() => undefined);
+    this.#ending.add(ending);
+    void ending.then(() => this.#ending.delete(ending));
+    return ending;
+  }
+}

@@ -1,0 +1,196 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { deserializeError } from '../errors.ts';
+import { childEntryPath, sandboxExecArgv } from './entry-files.ts';
+import { forwardLines } from './output.ts';
+import { terminateProcessTree } from './process-tree.ts';
+import type { ParentMessage, SandboxMessage } from './protocol.ts';
+import type { Reaper } from './reaper.ts';
+import type { AttemptHooks, ProcessProbe, Sandbox, SandboxOutcome } from './sandbox.ts';
+
+export interface ProcessSandboxOptions {
+  modulePath: string;
+  execArgv: readonly string[] | undefined;
+  env: Readonly<Record<string, string>> | undefined;
+  killGraceMs: number;
+  reaper: Reaper;
+  onOutput(stream: 'stdout' | 'stderr', line: string): void;
+  onOutputDropped(stream: 'stdout' | 'stderr', count: number): void;
+}
+
+interface Current {
+  runId: string;
+  hooks: AttemptHooks;
+  settle(outcome: SandboxOutcome): void;
+}
+
+/**
+ * A child process running `child-entry`, reused across attempts. It is forked `detached`, so it leads
+ * its own process group: terminating it signals the whole group (grandchildren included), and the
+ * orchestrator's reaper kills the group if the host dies.
+ */
+export class ProcessSandbox implements Sandbox, ProcessProbe {
+  readonly kind = 'process';
+  #runs = 0;
+  #usable = true;
+  #exited = false;
+  #current: Current | undefined;
+  #ending: Promise<void> | undefined;
+  readonly #child: ChildProcess;
+  readonly #exit: Promise<unknown>;
+  readonly #options: ProcessSandboxOptions;
+
+  constructor(options: ProcessSandboxOptions) {
+    this.#options = options;
+    const child = fork(childEntryPath, [options.modulePath], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      serialization: 'advanced',
+      execArgv: sandboxExecArgv(options.execArgv),
+      env: options.env === undefined ? process.env : { ...options.env },
+    });
+    this.#child = child;
+    this.#exit = once(child, 'exit').catch(() => undefined);
+    if (child.pid !== undefined) options.reaper.watch(child.pid);
+    child.on('message', (message: SandboxMessage) => this.#onMessage(message));
+    child.on('exit', (code, signal) => this.#onExit(code, signal));
+    child.on('error', (error) =>
+      this.#fail(new Error(`child process error: ${error.message}`, { cause: error })),
+    );
+    if (child.stdout !== null) {
+      forwardLines(
+        child.stdout,
+        (line) => options.onOutput('stdout', line),
+        (n) => options.onOutputDropped('stdout', n),
+      );
+    }
+    if (child.stderr !== null) {
+      forwardLines(
+        child.stderr,
+        (line) => options.onOutput('stderr', line),
+        (n) => options.onOutputDropped('stderr', n),
+      );
+    }
+    // An idle child must not hold the host open; a busy or ending one does (see #hold).
+    this.#hold(false);
+  }
+
+  /** Keeps the host's event loop alive while an attempt runs or the child is being ended. */
+  #hold(on: boolean): void {
+    const channel = this.#child.channel as { ref?: () => void; unref?: () => void } | undefined;
+    if (on) {
+      this.#child.ref();
+      channel?.ref?.();
+    } else {
+      this.#child.unref();
+      channel?.unref?.();
+    }
+  }
+
+  get runs(): number {
+    return this.#runs;
+  }
+
+  get usable(): boolean {
+    return this.#usable && !this.#exited;
+  }
+
+  get pid(): number | undefined {
+    return this.#exited ? undefined : this.#child.pid;
+  }
+
+  run(task: Parameters<Sandbox['run']>[0], hooks: AttemptHooks): Promise<SandboxOutcome> {
+    this.#runs++;
+    this.#hold(true);
+    return new Promise<SandboxOutcome>((resolve) => {
+      const settle = (outcome: SandboxOutcome) => {
+        if (this.#ending === undefined) this.#hold(false);
+        resolve(outcome);
+      };
+      this.#current = { runId: task.runId, hooks, settle };
+      if (!this.#send({ t: 'run', task })) {
+        this.#fail(new Error('could not send the attempt to the child process (IPC channel closed)'));
+      }
+    });
+  }
+
+  abort(runId: string): void {
+    this.#send({ t: 'abort', runId });
+  }
+
+  terminate(): Promise<void> {
+    this.#usable = false;
+    this.#ending ??= this.#end(this.#options.killGraceMs);
+    return this.#ending;
+  }
+
+  close(): Promise<void> {
+    if (this.#ending !== undefined) return this.#ending;
+    this.#usable = false;
+    this.#ending = (async () => {
+      if (this.#send({ t: 'exit' })) {
+        await Promise.race([this.#exit, sleep(this.#options.killGraceMs, undefined, { ref: false })]);
+      }
+      // Whatever the child left in its group (or the child itself, if it did not exit) goes now.
+      await this.#end(0);
+    })();
+    return this.#ending;
+  }
+
+  async #end(graceMs: number): Promise<void> {
+    const pid = this.#child.pid;
+    if (pid === undefined) return;
+    this.#hold(true);
+    await terminateProcessTree(pid, this.#exit, () => this.#exited, graceMs);
+    this.#options.reaper.release(pid);
+  }
+
+  #send(message: ParentMessage): boolean {
+    if (this.#exited || !this.#child.connected) return false;
+    try {
+      this.#child.send(message);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #onMessage(message: SandboxMessage): void {
+    const current = this.#current;
+    if (current === undefined || !('runId' in message) || message.runId !== current.runId) return;
+    switch (message.t) {
+      case 'started':
+        current.hooks.onStarted();
+        break;
+      case 'heartbeat':
+        current.hooks.onHeartbeat();
+        break;
+      case 'done': {
+        this.#current = undefined;
+        const { result } = message;
+        if (result.ok) {
+          current.settle({ ok: true, value: result.value });
+        } else {
+          if (result.kind === 'load') this.#usable = false;
+          current.settle({ ok: false, reason: result.kind, error: deserializeError(result.error) });
+        }
+        break;
+      }
+    }
+  }
+
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.#exited = true;
+    this.#usable = false;
+    const how = signal === null ? `exited with code ${code}` : `was killed by signal ${signal}`;
+    this.#fail(new Error(`child process ${this.#child.pid} ${how}`));
+  }
+
+  #fail(error: Error): void {
+    this.#usable = false;
+    const current = this.#current;
+    this.#current = undefined;
+    current?.settle({ ok: false, reason: 'crash', error });
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Runs inside a piscina worker thread: piscina calls the default export with each attempt.
+ * `workerData` names the worker module and how often to report heap use while a run is in progress.
+ */
+import { getHeapStatistics } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createExecutor } from './execute.ts';
+import type { AttemptResult, AttemptTask, SandboxMessage } from './protocol.ts';
+
+export interface ThreadData {
+  modulePath: string;
+  heapReportMs: number;
+}
+
+const data = workerData as ThreadData;
+const send = (message: SandboxMessage): void => parentPort?.postMessage(message);
+const executor = createExecutor(data.modulePath, send, true);
+// Never aborted: a thread is terminated outright on timeout, cancellation or stop.
+const neverAborted = new AbortController().signal;
+
+let inFlight = 0;
+let heapTimer: NodeJS.Timeout | undefined;
+
+function reportHeap(): void {
+  if (inFlight > 0) send({ t: 'heap', used: getHeapStatistics().used_heap_size });
+}
+
+export default async function runAttempt(task: AttemptTask): Promise<AttemptResult> {
+  inFlight++;
+  if (heapTimer === undefined && data.heapReportMs > 0) {
+    heapTimer = setInterval(reportHeap, data.heapReportMs);
+    heapTimer.unref();
+  }
+  try {
+    return await executor.execute(task, neverAborted);
+  } finally {
+    inFlight--;
+  }
+}

@@ -1,0 +1,151 @@
+import { once } from 'node:events';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import type { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { deserializeError } from '../errors.ts';
+import { sandboxExecArgv, threadEntryPath } from './entry-files.ts';
+import type { AttemptResult, AttemptTask, SandboxMessage } from './protocol.ts';
+import type { AttemptHooks, Sandbox, SandboxOutcome, ThreadProbe } from './sandbox.ts';
+import type { ThreadData } from './thread-entry.ts';
+
+export interface ThreadSandboxOptions {
+  modulePath: string;
+  execArgv: readonly string[] | undefined;
+  memoryLimitMb: number | undefined;
+  heapReportMs: number;
+  /** An error thrown in the thread outside any attempt (a stray timer): the thread is gone. */
+  onStrayError(error: Error): void;
+}
+
+/**
+ * A worker thread: a one-thread piscina pool, so that each thread can be terminated, recycled and
+ * measured on its own.
+ *
+ * `atomics: 'disabled'` keeps the idle thread's event loop turning: a stray timer left by a finished
+ * run then fires while the thread is idle (killing it, reported through `onStrayError`) instead of
+ * failing the next, unrelated run when piscina wakes the thread from `Atomics.wait`.
+ */
+export class ThreadSandbox implements Sandbox, ThreadProbe {
+  readonly kind = 'thread';
+  #runs = 0;
+  #usable = true;
+  #heapUsed: number | undefined;
+  #hooks: AttemptHooks | undefined;
+  #thread: Worker | undefined;
+  #threadExit: Promise<unknown> = Promise.resolve();
+  #elu: EventLoopUtilization | undefined;
+  readonly #pool: Piscina;
+
+  constructor(options: ThreadSandboxOptions) {
+    const data: ThreadData = { modulePath: options.modulePath, heapReportMs: options.heapReportMs };
+    this.#pool = new Piscina({
+      filename: threadEntryPath,
+      minThreads: 0,
+      maxThreads: 1,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      atomics: 'disabled',
+      workerData: data,
+      execArgv: sandboxExecArgv(options.execArgv),
+      ...(options.memoryLimitMb === undefined
+        ? {}
+        : { resourceLimits: { maxOldGenerationSizeMb: options.memoryLimitMb } }),
+    });
+    this.#pool.on('message', (message: SandboxMessage) => this.#onMessage(message));
+    this.#pool.on('error', (error: Error) => {
+      this.#usable = false;
+      options.onStrayError(error);
+    });
+  }
+
+  get runs(): number {
+    return this.#runs;
+  }
+
+  get usable(): boolean {
+    return this.#usable;
+  }
+
+  get heapUsed(): number | undefined {
+    return this.#heapUsed;
+  }
+
+  utilization(): number | undefined {
+    const thread = this.#thread;
+    if (thread === undefined || !this.#usable) return undefined;
+    const now = thread.performance.eventLoopUtilization();
+    const delta = this.#elu === undefined ? now : thread.performance.eventLoopUtilization(now, this.#elu);
+    this.#elu = now;
+    return delta.utilization;
+  }
+
+  run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
+    this.#runs++;
+    this.#hooks = hooks;
+    const pending = this.#pool.run(task);
+    this.#captureThread();
+    return pending.then(
+      (result: AttemptResult) => {
+        this.#hooks = undefined;
+        if (result.heapUsed !== undefined) this.#heapUsed = result.heapUsed;
+        if (result.ok) return { ok: true, value: result.value };
+        if (result.kind === 'load') this.#usable = false;
+        return { ok: false, reason: result.kind, error: deserializeError(result.error) };
+      },
+      (error: unknown) => {
+        this.#hooks = undefined;
+        this.#usable = false;
+        return classifyThreadDeath(error);
+      },
+    );
+  }
+
+  abort(): void {
+    // A thread cannot be interrupted politely; the supervisor terminates it.
+  }
+
+  async terminate(): Promise<void> {
+    this.#usable = false;
+    await this.#pool.destroy();
+    // piscina does not wait for a thread it already dropped (after a crash); this does.
+    await this.#threadExit;
+  }
+
+  close(): Promise<void> {
+    return this.terminate();
+  }
+
+  #captureThread(): void {
+    if (this.#thread !== undefined) return;
+    const thread = this.#pool.threads[0];
+    if (thread === undefined) return;
+    this.#thread = thread;
+    this.#threadExit =
+      thread.threadId === -1 ? Promise.resolve() : once(thread, 'exit').catch(() => undefined);
+  }
+
+  #onMessage(message: SandboxMessage): void {
+    switch (message.t) {
+      case 'heap':
+        this.#heapUsed = message.used;
+        break;
+      case 'started':
+        this.#hooks?.onStarted();
+        break;
+      case 'heartbeat':
+        this.#hooks?.onHeartbeat();
+        break;
+    }
+  }
+}
+
+/** piscina rejects when the thread died: an out-of-memory exit, process.exit(), or an uncaught error. */
+function classifyThreadDeath(error: unknown): SandboxOutcome {
+  const cause = error instanceof Error ? error : new Error(String(error));
+  if ((cause as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
+    return { ok: false, reason: 'memory', error: cause };
+  }
+  const message = /^worker exited with code/.test(cause.message)
+    ? `thread ${cause.message.replace(/^worker /, '')}`
+    : `thread died on an uncaught error: ${cause.message}`;
+  return { ok: false, reason: 'crash', error: new Error(message, { cause }) };
+}

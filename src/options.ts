@@ -1,0 +1,343 @@
+import { statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
+import { Cron } from 'croner';
+import { OrchestratorError } from './errors.ts';
+import {
+  type Isolation,
+  JobPriority,
+  type OrchestratorOptions,
+  WorkerExecutionMode,
+  type WorkerFn,
+  type WorkerOptions,
+} from './types.ts';
+
+/** A worker's options after validation: every field has its value. */
+export interface ResolvedWorkerOptions {
+  executionMode: WorkerExecutionMode;
+  intervalSeconds: number;
+  cron: string | undefined;
+  timeoutSeconds: number;
+  maxRetries: number;
+  retryDelayMs: number;
+  priority: JobPriority;
+  maxConsecutiveFailures: number;
+  breakerCooldownSeconds: number | null;
+  dependsOn: readonly string[];
+  blocks: readonly string[];
+  isolation: Isolation;
+  concurrency: number;
+  maxQueue: number;
+  memoryLimitMb: number | undefined;
+  heartbeatTimeoutSeconds: number | undefined;
+  killGraceMs: number;
+  env: Readonly<Record<string, string>> | undefined;
+  execArgv: readonly string[] | undefined;
+  recycleAfterRuns: number | undefined;
+  idleTimeoutSeconds: number;
+}
+
+/** What runs: a function in the host, or a module file. */
+export type WorkerSource = { kind: 'function'; fn: WorkerFn } | { kind: 'module'; path: string };
+
+export const WORKER_DEFAULTS = {
+  executionMode: WorkerExecutionMode.SCHEDULED,
+  intervalSeconds: 300,
+  timeoutSeconds: 60,
+  maxRetries: 3,
+  retryDelayMs: 1000,
+  priority: JobPriority.NORMAL,
+  maxConsecutiveFailures: 5,
+  breakerCooldownSeconds: null,
+  concurrency: 1,
+  maxQueue: 1000,
+  killGraceMs: 5000,
+  idleTimeoutSeconds: 30,
+} as const;
+
+const KNOWN_WORKER_OPTIONS = new Set<string>([
+  'executionMode',
+  'intervalSeconds',
+  'cron',
+  'timeoutSeconds',
+  'maxRetries',
+  'retryDelayMs',
+  'priority',
+  'maxConsecutiveFailures',
+  'breakerCooldownSeconds',
+  'dependsOn',
+  'blocks',
+  'isolation',
+  'concurrency',
+  'maxQueue',
+  'memoryLimitMb',
+  'heartbeatTimeoutSeconds',
+  'killGraceMs',
+  'env',
+  'execArgv',
+  'recycleAfterRuns',
+  'idleTimeoutSeconds',
+]);
+
+/** Options that only make sense for a sandbox; an inline worker refuses them. */
+const SANDBOX_ONLY: readonly (keyof WorkerOptions)[] = [
+  'memoryLimitMb',
+  'env',
+  'execArgv',
+  'killGraceMs',
+  'recycleAfterRuns',
+  'idleTimeoutSeconds',
+];
+/** Options that only make sense for a child process. */
+const PROCESS_ONLY: readonly (keyof WorkerOptions)[] = ['env', 'killGraceMs'];
+
+function invalid(where: string, option: string, expected: string, value: unknown): OrchestratorError {
+  return new OrchestratorError(
+    'ERR_INVALID_OPTION',
+    `${where}${option} must be ${expected}, got ${inspect(value, { depth: 1, breakLength: Infinity })}`,
+  );
+}
+
+type Check = (where: string, option: string, value: unknown) => void;
+
+const positiveNumber: Check = (where, option, value) => {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw invalid(where, option, 'a finite number > 0', value);
+};
+const positiveOrInfinity: Check = (where, option, value) => {
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0)
+    throw invalid(where, option, 'a number > 0 (or Infinity)', value);
+};
+const nonNegativeNumber: Check = (where, option, value) => {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0)
+    throw invalid(where, option, 'a number >= 0 (or Infinity)', value);
+};
+const integerAtLeast =
+  (min: number): Check =>
+  (where, option, value) => {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min)
+      throw invalid(where, option, `an integer >= ${min}`, value);
+  };
+const stringList: Check = (where, option, value) => {
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === ''))
+    throw invalid(where, option, 'an array of non-empty strings', value);
+};
+
+/** Validates and resolves `registerWorker` arguments. Throws `OrchestratorError` at the first problem. */
+export function resolveWorker(
+  name: unknown,
+  worker: unknown,
+  options: WorkerOptions | undefined,
+): { source: WorkerSource; options: ResolvedWorkerOptions } {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new OrchestratorError(
+      'ERR_INVALID_OPTION',
+      `name must be a non-empty string, got ${inspect(name)}`,
+    );
+  }
+  const where = `worker "${name}": `;
+  const source = resolveSource(where, worker);
+  const opts: WorkerOptions = options ?? {};
+  if (typeof opts !== 'object' || opts === null || Array.isArray(opts)) {
+    throw invalid(where, 'options', 'an object', opts);
+  }
+  for (const key of Object.keys(opts)) {
+    if (!KNOWN_WORKER_OPTIONS.has(key)) throw invalid(where, key, 'a known option (unknown option)', key);
+  }
+  const given = (key: keyof WorkerOptions) => opts[key] !== undefined;
+
+  const executionMode = opts.executionMode ?? WORKER_DEFAULTS.executionMode;
+  if (!Object.values(WorkerExecutionMode).includes(executionMode)) {
+    throw invalid(
+      where,
+      'executionMode',
+      `one of ${Object.values(WorkerExecutionMode).join(', ')}`,
+      executionMode,
+    );
+  }
+  const isolation = opts.isolation ?? (source.kind === 'function' ? 'inline' : 'thread');
+  if (!['inline', 'thread', 'process'].includes(isolation)) {
+    throw invalid(where, 'isolation', "'inline', 'thread' or 'process'", isolation);
+  }
+  if (source.kind === 'function' && isolation !== 'inline') {
+    throw invalid(
+      where,
+      'isolation',
+      "'inline' for a function (give a module path to isolate it)",
+      isolation,
+    );
+  }
+  const notApplicable = isolation === 'inline' ? SANDBOX_ONLY : isolation === 'thread' ? PROCESS_ONLY : [];
+  for (const key of notApplicable) {
+    if (given(key)) {
+      throw invalid(where, key, `left unset for isolation '${isolation}' (it cannot apply)`, opts[key]);
+    }
+  }
+
+  if (given('intervalSeconds')) positiveNumber(where, 'intervalSeconds', opts.intervalSeconds);
+  let cron: string | undefined;
+  if (given('cron')) {
+    cron = validateCron(where, opts.cron);
+    if (given('intervalSeconds')) {
+      throw invalid(where, 'cron', 'left unset when intervalSeconds is given (choose one)', opts.cron);
+    }
+  }
+  if (executionMode !== WorkerExecutionMode.SCHEDULED) {
+    for (const key of ['cron', 'intervalSeconds'] as const) {
+      if (given(key)) throw invalid(where, key, `left unset for executionMode '${executionMode}'`, opts[key]);
+    }
+  }
+  if (given('timeoutSeconds')) positiveOrInfinity(where, 'timeoutSeconds', opts.timeoutSeconds);
+  for (const key of ['maxRetries', 'maxQueue', 'retryDelayMs', 'killGraceMs'] as const) {
+    if (given(key)) integerAtLeast(0)(where, key, opts[key]);
+  }
+  for (const key of ['maxConsecutiveFailures', 'concurrency', 'recycleAfterRuns'] as const) {
+    if (given(key)) integerAtLeast(1)(where, key, opts[key]);
+  }
+  if (opts.breakerCooldownSeconds !== undefined && opts.breakerCooldownSeconds !== null) {
+    const v = opts.breakerCooldownSeconds;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+      throw invalid(where, 'breakerCooldownSeconds', 'a finite number >= 0 or null', v);
+    }
+  }
+  if (given('memoryLimitMb')) positiveNumber(where, 'memoryLimitMb', opts.memoryLimitMb);
+  if (given('heartbeatTimeoutSeconds'))
+    positiveNumber(where, 'heartbeatTimeoutSeconds', opts.heartbeatTimeoutSeconds);
+  if (given('idleTimeoutSeconds')) nonNegativeNumber(where, 'idleTimeoutSeconds', opts.idleTimeoutSeconds);
+  if (given('priority')) {
+    const p = opts.priority;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < JobPriority.LOW || p > JobPriority.CRITICAL) {
+      throw invalid(where, 'priority', 'a JobPriority (0 LOW .. 3 CRITICAL)', p);
+    }
+  }
+  for (const key of ['dependsOn', 'blocks', 'execArgv'] as const) {
+    if (given(key)) stringList(where, key, opts[key]);
+  }
+  if (opts.blocks?.includes(name))
+    throw invalid(where, 'blocks', 'a list of other workers (not itself)', opts.blocks);
+  if (given('env')) {
+    const env = opts.env;
+    if (
+      typeof env !== 'object' ||
+      env === null ||
+      Array.isArray(env) ||
+      Object.values(env).some((v) => typeof v !== 'string')
+    ) {
+      throw invalid(where, 'env', 'an object of string values', env);
+    }
+  }
+
+  return {
+    source,
+    options: {
+      executionMode,
+      intervalSeconds: opts.intervalSeconds ?? WORKER_DEFAULTS.intervalSeconds,
+      cron,
+      timeoutSeconds: opts.timeoutSeconds ?? WORKER_DEFAULTS.timeoutSeconds,
+      maxRetries: opts.maxRetries ?? WORKER_DEFAULTS.maxRetries,
+      retryDelayMs: opts.retryDelayMs ?? WORKER_DEFAULTS.retryDelayMs,
+      priority: opts.priority ?? WORKER_DEFAULTS.priority,
+      maxConsecutiveFailures: opts.maxConsecutiveFailures ?? WORKER_DEFAULTS.maxConsecutiveFailures,
+      breakerCooldownSeconds: opts.breakerCooldownSeconds ?? WORKER_DEFAULTS.breakerCooldownSeconds,
+      dependsOn: Object.freeze([...new Set(opts.dependsOn ?? [])]),
+      blocks: Object.freeze([...new Set(opts.blocks ?? [])]),
+      isolation,
+      concurrency: opts.concurrency ?? WORKER_DEFAULTS.concurrency,
+      maxQueue: opts.maxQueue ?? WORKER_DEFAULTS.maxQueue,
+      memoryLimitMb: opts.memoryLimitMb,
+      heartbeatTimeoutSeconds: opts.heartbeatTimeoutSeconds,
+      killGraceMs: opts.killGraceMs ?? WORKER_DEFAULTS.killGraceMs,
+      env: opts.env === undefined ? undefined : Object.freeze({ ...opts.env }),
+      execArgv: opts.execArgv === undefined ? undefined : Object.freeze([...opts.execArgv]),
+      recycleAfterRuns: opts.recycleAfterRuns,
+      idleTimeoutSeconds: opts.idleTimeoutSeconds ?? WORKER_DEFAULTS.idleTimeoutSeconds,
+    },
+  };
+}
+
+function resolveSource(where: string, worker: unknown): WorkerSource {
+  if (typeof worker === 'function') return { kind: 'function', fn: worker as WorkerFn };
+  let path: string;
+  if (worker instanceof URL) {
+    if (worker.protocol !== 'file:')
+      throw invalid(where, 'worker', 'a function, a path or a file: URL', worker.href);
+    path = fileURLToPath(worker);
+  } else if (typeof worker === 'string' && worker !== '') {
+    path = worker.startsWith('file:') ? fileURLToPath(worker) : worker;
+  } else {
+    throw invalid(where, 'worker', 'a function, a path or a file: URL', worker);
+  }
+  const absolute = isAbsolute(path) ? path : resolve(process.cwd(), path);
+  let isFile = false;
+  try {
+    isFile = statSync(absolute).isFile();
+  } catch {
+    isFile = false;
+  }
+  if (!isFile) {
+    throw new OrchestratorError('ERR_MODULE_NOT_FOUND', `${where}module not found: ${absolute}`);
+  }
+  return { kind: 'module', path: absolute };
+}
+
+function validateCron(where: string, pattern: unknown): string {
+  if (typeof pattern !== 'string')
+    throw invalid(where, 'cron', 'a cron pattern string of 5 or 6 fields', pattern);
+  const fields = pattern.trim().split(/\s+/).length;
+  const isNickname = pattern.trim().startsWith('@');
+  if (!isNickname && fields !== 5 && fields !== 6) {
+    throw invalid(where, 'cron', 'a cron pattern of 5 or 6 fields', pattern);
+  }
+  try {
+    new Cron(pattern, { paused: true }).stop();
+  } catch (error) {
+    throw invalid(where, 'cron', `a valid cron pattern (${(error as Error).message})`, pattern);
+  }
+  return pattern;
+}
+
+/** Orchestrator options after validation. */
+export interface ResolvedOrchestratorOptions {
+  maxConcurrentWorkers: number;
+  enableHealthChecks: boolean;
+  healthSampleMs: number;
+  shutdownTimeoutMs: number;
+  maxDeadLetters: number;
+}
+
+export function resolveOrchestratorOptions(
+  options: OrchestratorOptions | undefined,
+): ResolvedOrchestratorOptions {
+  const opts = options ?? {};
+  const where = 'orchestrator: ';
+  if (opts.tickIntervalMs !== undefined) positiveNumber(where, 'tickIntervalMs', opts.tickIntervalMs);
+  if (opts.maxConcurrentWorkers !== undefined)
+    integerAtLeast(1)(where, 'maxConcurrentWorkers', opts.maxConcurrentWorkers);
+  if (opts.enableHealthChecks !== undefined && typeof opts.enableHealthChecks !== 'boolean') {
+    throw invalid(where, 'enableHealthChecks', 'a boolean', opts.enableHealthChecks);
+  }
+  if (opts.healthSampleMs !== undefined) positiveNumber(where, 'healthSampleMs', opts.healthSampleMs);
+  if (opts.shutdownTimeoutMs !== undefined)
+    nonNegativeNumber(where, 'shutdownTimeoutMs', opts.shutdownTimeoutMs);
+  if (opts.maxDeadLetters !== undefined) integerAtLeast(1)(where, 'maxDeadLetters', opts.maxDeadLetters);
+  if (opts.logger !== undefined && opts.logger !== false) {
+    const l = opts.logger as unknown as Record<string, unknown>;
+    if (
+      typeof l !== 'object' ||
+      l === null ||
+      typeof l.child !== 'function' ||
+      typeof l.warn !== 'function'
+    ) {
+      throw invalid(where, 'logger', 'a pino logger or false', opts.logger);
+    }
+  }
+  return {
+    maxConcurrentWorkers: opts.maxConcurrentWorkers ?? availableParallelism(),
+    enableHealthChecks: opts.enableHealthChecks ?? true,
+    healthSampleMs: opts.healthSampleMs ?? 1000,
+    shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 30_000,
+    maxDeadLetters: opts.maxDeadLetters ?? 10_000,
+  };
+}

@@ -1,0 +1,904 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { Attempt, type AttemptOutcome } from './attempt.ts';
+import { type Clock, systemClock, type TimerHandle } from './clock.ts';
+import { DeadLetterQueue } from './dead-letters.ts';
+import { describeError, type FailureReason, isNonRetryable, OrchestratorError, RunError } from './errors.ts';
+import type { OrchestratorEventName, OrchestratorEvents, OrchestratorListener } from './events.ts';
+import { type Probe, Sampler } from './health/sampler.ts';
+import { moduleLoader } from './isolation/execute.ts';
+import { InlineSandbox } from './isolation/inline.ts';
+import { SandboxPool } from './isolation/pool.ts';
+import { ProcessSandbox } from './isolation/process.ts';
+import type { AttemptTask } from './isolation/protocol.ts';
+import { Reaper } from './isolation/reaper.ts';
+import type { Sandbox } from './isolation/sandbox.ts';
+import { ThreadSandbox } from './isolation/thread.ts';
+import { resolveLogger } from './logger.ts';
+import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWorker } from './options.ts';
+import { backoffDelay } from './retry.ts';
+import { isRequested, type Run, type RunOrigin, type RunOutcome } from './run.ts';
+import { canStart, pipelineDue } from './scheduler/gates.ts';
+import { validateGraph } from './scheduler/graph.ts';
+import { ReadyQueue } from './scheduler/ready-queue.ts';
+import { TimerQueue } from './scheduler/timer-queue.ts';
+import {
+  type DeadLetter,
+  type OrchestratorOptions,
+  type OrchestratorStatus,
+  type RunOptions,
+  type StopReport,
+  type WorkerConfig,
+  WorkerExecutionMode,
+  type WorkerFn,
+  type WorkerOptions,
+  type WorkerStatus,
+} from './types.ts';
+import { WorkerRecord } from './worker-record.ts';
+
+type State = 'stopped' | 'running' | 'stopping';
+
+/** Reasons that end a run at once: another attempt would fail the same way, or nobody wants it. */
+const FINAL_REASONS: ReadonlySet<FailureReason> = new Set(['load', 'aborted']);
+
+interface StopTracker {
+  completed: string[];
+  terminated: string[];
+  terminatedRuns: Set<Run>;
+}
+
+export interface WorkerOrchestrator {
+  on<E extends OrchestratorEventName>(event: E, listener: OrchestratorListener<E>): this;
+  once<E extends OrchestratorEventName>(event: E, listener: OrchestratorListener<E>): this;
+  off<E extends OrchestratorEventName>(event: E, listener: OrchestratorListener<E>): this;
+}
+
+/**
+ * Supervises background workers: schedules them, runs each in its sandbox (inline, thread or process),
+ * enforces timeouts by killing, retries with backoff, opens a breaker on repeated failure, keeps dead
+ * letters, and stops gracefully. It wires the parts together; policy lives in the modules it uses.
+ *
+ * @example
+ * const orch = new WorkerOrchestrator({ maxConcurrentWorkers: 4 });
+ * orch.registerWorker('report', './workers/report.mjs', { isolation: 'process', timeoutSeconds: 30 });
+ * await orch.start();
+ * const result = await orch.run('report', { month: '2026-11' });
+ */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed event overloads merged onto the class
+export class WorkerOrchestrator extends EventEmitter {
+  readonly #options: ResolvedOrchestratorOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #workers = new Map<string, WorkerRecord>();
+  readonly #ready = new ReadyQueue();
+  readonly #timers: TimerQueue<WorkerRecord>;
+  readonly #reaper = new Reaper();
+  readonly #sampler = new Sampler();
+  readonly #runsInFlight = new Set<Run>();
+  readonly #attempts = new Map<Attempt, Run>();
+  readonly #deadLetters: DeadLetterQueue;
+  #state: State = 'stopped';
+  #seq = 0;
+  #attemptsInFlight = 0;
+  #dispatching = false;
+  #dispatchAgain = false;
+  #stopping: Promise<StopReport> | undefined;
+  #stopTracker: StopTracker | undefined;
+  #whenIdle: (() => void) | undefined;
+  #sampleTimer: TimerHandle | undefined;
+
+  constructor(options: OrchestratorOptions = {}) {
+    super();
+    this.#options = resolveOrchestratorOptions(options);
+    this.#clock = options.clock ?? systemClock;
+    this.#log = resolveLogger(options.logger);
+    this.#timers = new TimerQueue(this.#clock, (worker) => this.#onDue(worker));
+    this.#deadLetters = new DeadLetterQueue(
+      (entry) => this.#replay(entry),
+      this.#options.maxDeadLetters,
+      (entry) =>
+        this.#log.warn(
+          { worker: entry.name, deadLetter: entry.id },
+          'dead-letter queue full: oldest entry dropped',
+        ),
+    );
+  }
+
+  /** Runs that failed after their last attempt. */
+  get deadLetters(): DeadLetterQueue {
+    return this.#deadLetters;
+  }
+
+  /**
+   * Registers a worker: a function (runs inline) or a module path / file URL (runs isolated).
+   * Throws `OrchestratorError` at once for invalid input.
+   */
+  registerWorker(name: string, worker: WorkerFn | string | URL, options?: WorkerOptions): void {
+    const resolved = resolveWorker(name, worker, options);
+    if (this.#workers.has(name)) {
+      throw new OrchestratorError('ERR_DUPLICATE_WORKER', `worker "${name}" is already registered`);
+    }
+    const record = new WorkerRecord(name, resolved.source, resolved.options);
+    this.#workers.set(name, record);
+    if (this.#state === 'stopped') return;
+    try {
+      validateGraph(this.#workers, [name]);
+    } catch (error) {
+      this.#workers.delete(name);
+      throw error;
+    }
+    this.#link();
+    this.#activate(record);
+    this.#dispatch();
+  }
+
+  /** Starts scheduling. Rejects with ERR_UNKNOWN_DEPENDENCY / ERR_DEPENDENCY_CYCLE for a bad graph. */
+  async start(): Promise<void> {
+    if (this.#stopping !== undefined) await this.#stopping;
+    if (this.#state === 'running') return;
+    validateGraph(this.#workers, this.#workers.keys());
+    this.#link();
+    this.#state = 'running';
+    for (const worker of this.#workers.values()) this.#activate(worker);
+    this.#timers.start();
+    this.#log.info({ workers: this.#workers.size }, 'orchestrator started');
+    this.#emit('orchestrator:started', {});
+    this.#dispatch();
+  }
+
+  /**
+   * Stops gracefully: starts nothing new, rejects queued runs (reason `aborted`), lets running ones
+   * finish for up to `shutdownTimeoutMs`, terminates the rest, and resolves once no thread or child
+   * process of the orchestrator is left.
+   */
+  stop(): Promise<StopReport> {
+    if (this.#stopping !== undefined) return this.#stopping;
+    if (this.#state === 'stopped')
+      return Promise.resolve({ completed: [], terminated: [], requeued: 0, dropped: 0 });
+    this.#stopping = this.#stop().finally(() => {
+      this.#stopping = undefined;
+    });
+    return this.#stopping;
+  }
+
+  /**
+   * Queues a run of `name` with `payload` and resolves `true` once it has ended, successfully or not;
+   * `false` at once if the worker is unknown or disabled, or the orchestrator is not running.
+   */
+  async triggerWorker(name: string, payload?: unknown): Promise<boolean> {
+    const worker = this.#workers.get(name);
+    if (worker === undefined || !worker.enabled || this.#state !== 'running') return false;
+    return new Promise<boolean>((resolve, reject) => {
+      const run = this.#request(worker, 'trigger', payload, () => resolve(true), undefined);
+      if (run instanceof OrchestratorError) reject(run);
+    });
+  }
+
+  /** Queues a run and settles with its outcome: the worker's return value, or a `RunError`. */
+  run(name: string, payload?: unknown, options: RunOptions = {}): Promise<unknown> {
+    return this.#requestRun(name, 'run', payload, options.signal, undefined);
+  }
+
+  /** Re-enables a worker, closes its breaker and resets its consecutive failures. */
+  enableWorker(name: string): void {
+    const worker = this.#get(name);
+    const wasEnabled = worker.enabled;
+    worker.manuallyEnabled = true;
+    worker.breaker.reset();
+    this.#clearCooldown(worker);
+    if (!wasEnabled) {
+      this.#log.info({ worker: name }, 'worker enabled');
+      this.#emit('worker:enabled', { name });
+    }
+    if (this.#state === 'running') {
+      this.#activate(worker);
+      this.#dispatch();
+    }
+  }
+
+  /** Disables a worker: no scheduled runs, `trigger` resolves false, `run` rejects; queued runs wait. */
+  disableWorker(name: string): void {
+    const worker = this.#get(name);
+    worker.manuallyEnabled = false;
+    this.#timers.cancel(worker);
+    this.#log.info({ worker: name }, 'worker disabled');
+  }
+
+  getWorker(name: string): Readonly<WorkerConfig> | undefined {
+    return this.#workers.get(name)?.config();
+  }
+
+  getStatus(): OrchestratorStatus {
+    const workerStates: Record<string, WorkerStatus> = {};
+    let running = 0;
+    let queued = 0;
+    for (const worker of this.#workers.values()) {
+      const status: WorkerStatus = {
+        enabled: worker.enabled,
+        running: worker.inFlight > 0,
+        failures: worker.breaker.consecutiveFailures,
+        runningCount: worker.inFlight,
+        queued: worker.queue.size,
+        breaker: worker.breaker.state,
+        totals: { ...worker.totals },
+      };
+      if (worker.lastRun !== undefined) status.lastRun = worker.lastRun.toISOString();
+      if (worker.lastSuccess !== undefined) status.lastSuccess = worker.lastSuccess.toISOString();
+      if (worker.lastError !== undefined) status.lastError = worker.lastError;
+      if (worker.lastFailureReason !== undefined) status.lastFailureReason = worker.lastFailureReason;
+      const due = this.#timers.dueAt(worker);
+      if (due !== undefined && Number.isFinite(due)) status.nextRunAt = new Date(due).toISOString();
+      if (worker.resources !== undefined) status.resources = { ...worker.resources };
+      workerStates[worker.name] = status;
+      running += worker.inFlight;
+      queued += worker.queue.size;
+    }
+    return { state: this.#state, workers: this.#workers.size, running, queued, workerStates };
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  #get(name: string): WorkerRecord {
+    const worker = this.#workers.get(name);
+    if (worker === undefined) throw new OrchestratorError('ERR_UNKNOWN_WORKER', `no worker named "${name}"`);
+    return worker;
+  }
+
+  #requestRun(
+    name: string,
+    origin: RunOrigin,
+    payload: unknown,
+    signal: AbortSignal | undefined,
+    replayOf: string | undefined,
+  ): Promise<unknown> {
+    const worker = this.#workers.get(name);
+    if (worker === undefined) {
+      return Promise.reject(new OrchestratorError('ERR_UNKNOWN_WORKER', `no worker named "${name}"`));
+    }
+    if (this.#state !== 'running') {
+      return Promise.reject(new OrchestratorError('ERR_NOT_RUNNING', `the orchestrator is ${this.#state}`));
+    }
+    if (!worker.enabled) {
+      const why = worker.breaker.state === 'open' ? 'its circuit breaker is open' : 'it is disabled';
+      return Promise.reject(
+        new OrchestratorError('ERR_WORKER_DISABLED', `worker "${name}" cannot run: ${why}`),
+      );
+    }
+    if (signal?.aborted) {
+      return Promise.reject(new RunError(name, 'aborted', 0, signal.reason));
+    }
+    return new Promise((resolve, reject) => {
+      const settle = (outcome: RunOutcome) => {
+        if (outcome.ok) resolve(outcome.value);
+        else reject(new RunError(name, outcome.reason, outcome.attempts, outcome.error));
+      };
+      const run = this.#request(worker, origin, payload, settle, replayOf);
+      if (run instanceof OrchestratorError) {
+        reject(run);
+        return;
+      }
+      if (signal !== undefined && run.state !== 'done') {
+        const onAbort = () =>
+          this.#abortRun(run, toError(signal.reason, 'the run was cancelled by its signal'));
+        signal.addEventListener('abort', onAbort, { once: true });
+        run.detachSignal = () => signal.removeEventListener('abort', onAbort);
+      }
+    });
+  }
+
+  /** Queues a requested run; returns ERR_QUEUE_FULL instead when the worker's queue is at `maxQueue`. */
+  #request(
+    worker: WorkerRecord,
+    origin: RunOrigin,
+    payload: unknown,
+    settle: (outcome: RunOutcome) => void,
+    replayOf: string | undefined,
+  ): Run | OrchestratorError {
+    const run = this.#enqueue(worker, origin, payload, settle, replayOf);
+    this.#dispatch();
+    // maxQueue bounds runs that wait: check after dispatch, so that a run that could start at once
+    // (even with maxQueue 0) does.
+    if (run.queued && worker.requestedQueued > worker.options.maxQueue) {
+      worker.queue.remove(run);
+      this.#unqueued(run);
+      run.state = 'done';
+      return new OrchestratorError(
+        'ERR_QUEUE_FULL',
+        `worker "${worker.name}" already has ${worker.options.maxQueue} queued run(s) (maxQueue)`,
+      );
+    }
+    return run;
+  }
+
+  #replay(entry: DeadLetter): Promise<unknown> {
+    return this.#requestRun(entry.name, 'replay', entry.payload, undefined, entry.id);
+  }
+
+  // ---------------------------------------------------------------- scheduling
+
+  #enqueue(
+    worker: WorkerRecord,
+    origin: RunOrigin,
+    payload: unknown,
+    settle: ((outcome: RunOutcome) => void) | undefined,
+    replayOf: string | undefined,
+  ): Run {
+    const run: Run = {
+      id: randomUUID(),
+      worker,
+      payload,
+      origin,
+      seq: ++this.#seq,
+      attempt: 0,
+      state: 'queued',
+      queued: false,
+      current: undefined,
+      backoffTimer: undefined,
+      replayOf,
+      settle,
+      detachSignal: undefined,
+    };
+    worker.queue.push(run);
+    if (origin === 'schedule' || origin === 'continuous') worker.autoQueued++;
+    else if (origin === 'pipeline') worker.pipelineQueued = true;
+    else worker.requestedQueued++;
+    this.#ready.offerWorker(worker);
+    return run;
+  }
+
+  /** Resolves dependency and exclusion links by name (after the graph was validated). */
+  #link(): void {
+    for (const worker of this.#workers.values()) {
+      worker.deps = worker.options.dependsOn.flatMap((n) => this.#workers.get(n) ?? []);
+      worker.dependents = [];
+      worker.exclusive = [];
+    }
+    for (const worker of this.#workers.values()) {
+      for (const dep of worker.deps) dep.dependents.push(worker);
+      for (const blocked of worker.options.blocks) {
+        const other = this.#workers.get(blocked);
+        if (other === undefined) continue;
+        if (!worker.exclusive.includes(other)) worker.exclusive.push(other);
+        if (!other.exclusive.includes(worker)) other.exclusive.push(worker);
+      }
+    }
+  }
+
+  /** Puts an enabled worker on its schedule: the first due time, or its continuous runs. */
+  #activate(worker: WorkerRecord): void {
+    if (!worker.enabled || this.#state !== 'running') return;
+    switch (worker.options.executionMode) {
+      case WorkerExecutionMode.SCHEDULED:
+        if (worker.autoQueued === 0 && worker.inFlight === 0 && this.#timers.dueAt(worker) === undefined) {
+          const now = this.#clock.now();
+          const schedule = worker.schedule;
+          if (schedule === undefined) break;
+          const at =
+            worker.lastEndedAt === undefined ? schedule.first(now) : schedule.next(worker.lastEndedAt, now);
+          this.#timers.schedule(worker, Math.max(now, at));
+        }
+        break;
+      case WorkerExecutionMode.CONTINUOUS:
+        while (worker.autoQueued + worker.inFlight < worker.options.concurrency) {
+          this.#enqueue(worker, 'continuous', undefined, undefined, undefined);
+        }
+        break;
+      case WorkerExecutionMode.TRIGGERED:
+        if (pipelineDue(worker) && !worker.pipelineQueued) {
+          this.#enqueue(worker, 'pipeline', undefined, undefined, undefined);
+        }
+        break;
+    }
+  }
+
+  #onDue(worker: WorkerRecord): void {
+    if (this.#state !== 'running' || !worker.enabled) return;
+    const mode = worker.options.executionMode;
+    if (mode === WorkerExecutionMode.SCHEDULED && worker.autoQueued === 0) {
+      this.#enqueue(worker, 'schedule', undefined, undefined, undefined);
+    } else if (mode === WorkerExecutionMode.CONTINUOUS) {
+      this.#activate(worker);
+    }
+    this.#dispatch();
+  }
+
+  /** Starts what may start, best first, until the global slots are full. Never re-entered. */
+  #dispatch(): void {
+    if (this.#dispatching) {
+      this.#dispatchAgain = true;
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      do {
+        this.#dispatchAgain = false;
+        this.#dispatchPass();
+      } while (this.#dispatchAgain);
+    } finally {
+      this.#dispatching = false;
+    }
+  }
+
+  #dispatchPass(): void {
+    if (this.#state === 'stopped') return;
+    const skipped: WorkerRecord[] = [];
+    while (this.#attemptsInFlight < this.#options.maxConcurrentWorkers) {
+      const next = this.#ready.pop();
+      if (next === undefined) break;
+      if (next.kind === 'retry') {
+        this.#startAttempt(next.run);
+        continue;
+      }
+      const worker = next.worker;
+      const head = worker.queue.peek();
+      if (head === undefined) continue;
+      if (this.#state !== 'running' || !canStart(worker, head)) {
+        skipped.push(worker);
+        continue;
+      }
+      worker.queue.shift();
+      this.#beginRun(head);
+      this.#ready.offerWorker(worker);
+    }
+    for (const worker of skipped) this.#ready.offerWorker(worker);
+  }
+
+  /** Bookkeeping of a run that left its worker's queue (started, cancelled or dropped). */
+  #unqueued(run: Run): void {
+    const worker = run.worker;
+    if (run.origin === 'schedule' || run.origin === 'continuous') worker.autoQueued--;
+    else if (run.origin === 'pipeline') worker.pipelineQueued = false;
+    else worker.requestedQueued--;
+  }
+
+  #beginRun(run: Run): void {
+    const worker = run.worker;
+    this.#unqueued(run);
+    run.state = 'running';
+    worker.inFlight++;
+    worker.lastStartSeq = ++this.#seq;
+    worker.lastRun = new Date(this.#clock.now());
+    worker.totals.runs++;
+    worker.breaker.onRunStart();
+    this.#runsInFlight.add(run);
+    this.#startAttempt(run);
+  }
+
+  // ---------------------------------------------------------------- attempts
+
+  #startAttempt(run: Run): void {
+    const worker = run.worker;
+    run.attempt++;
+    run.state = 'running';
+    this.#attemptsInFlight++;
+    worker.pool ??= this.#createPool(worker);
+    const sandbox = worker.pool.acquire();
+    const { heartbeatTimeoutSeconds, timeoutSeconds } = worker.options;
+    const heartbeatTimeoutMs =
+      heartbeatTimeoutSeconds === undefined ? undefined : heartbeatTimeoutSeconds * 1000;
+    const task: AttemptTask = {
+      runId: run.id,
+      attempt: run.attempt,
+      payload: run.payload,
+      state: worker.runtimeState(),
+      heartbeatEveryMs:
+        heartbeatTimeoutMs === undefined ? 0 : Math.max(1, Math.min(100, heartbeatTimeoutMs / 5)),
+    };
+    if (sandbox.runs === 0 && sandbox.kind !== 'inline') task.config = worker.staticConfig();
+    this.#emit('worker:start', { name: worker.name, runId: run.id, attempt: run.attempt });
+    const attempt = new Attempt(
+      sandbox,
+      task,
+      { timeoutMs: timeoutSeconds * 1000, heartbeatTimeoutMs },
+      this.#clock,
+      (outcome) => this.#onAttemptEnd(run, attempt, outcome),
+    );
+    run.current = attempt;
+    if (!attempt.settled) {
+      this.#attempts.set(attempt, run);
+      if (sandbox.kind !== 'inline') this.#ensureSampling();
+    }
+  }
+
+  #onAttemptEnd(run: Run, attempt: Attempt, outcome: AttemptOutcome): void {
+    const worker = run.worker;
+    this.#attemptsInFlight--;
+    this.#attempts.delete(attempt);
+    run.current = undefined;
+    this.#returnSandbox(worker, attempt.sandbox, run.id, outcome);
+    if (outcome.ok) {
+      this.#emit('worker:success', {
+        name: worker.name,
+        runId: run.id,
+        attempt: run.attempt,
+        durationMs: outcome.durationMs,
+        result: outcome.value,
+      });
+      this.#finishRun(run, { ok: true, value: outcome.value });
+    } else {
+      if (outcome.reason === 'timeout') worker.totals.timeouts++;
+      if (outcome.reason === 'crash') worker.totals.crashes++;
+      const willRetry =
+        !FINAL_REASONS.has(outcome.reason) &&
+        !isNonRetryable(outcome.error) &&
+        run.attempt <= worker.options.maxRetries &&
+        this.#state !== 'stopped';
+      this.#log.warn(
+        { worker: worker.name, runId: run.id, attempt: run.attempt, reason: outcome.reason, willRetry },
+        `attempt failed: ${outcome.error.message}`,
+      );
+      this.#emit('worker:failure', {
+        name: worker.name,
+        runId: run.id,
+        attempt: run.attempt,
+        reason: outcome.reason,
+        error: outcome.error,
+        willRetry,
+      });
+      if (willRetry) {
+        worker.totals.retries++;
+        this.#scheduleRetry(run);
+      } else {
+        this.#finishRun(run, {
+          ok: false,
+          reason: outcome.reason,
+          error: outcome.error,
+          attempts: run.attempt,
+        });
+      }
+    }
+    this.#dispatch();
+  }
+
+  /** Keeps a sandbox that ended an attempt normally; kills one whose attempt was ended by force. */
+  #returnSandbox(worker: WorkerRecord, sandbox: Sandbox, runId: string, outcome: AttemptOutcome): void {
+    const pool = worker.pool;
+    if (pool === undefined) return;
+    if (outcome.ok || outcome.reason === 'error') {
+      pool.release(sandbox);
+      return;
+    }
+    if (outcome.reason !== 'crash' && outcome.reason !== 'load') sandbox.abort(runId);
+    void pool.discard(sandbox);
+  }
+
+  #scheduleRetry(run: Run): void {
+    const delay = backoffDelay(run.worker.options.retryDelayMs, run.attempt + 1);
+    run.state = 'backoff';
+    run.backoffTimer = this.#clock.setTimeout(() => {
+      run.backoffTimer = undefined;
+      this.#ready.offerRetry(run);
+      this.#dispatch();
+    }, delay);
+  }
+
+  /** The run is over: record it, tell the requester, feed the breaker, and schedule what follows. */
+  #finishRun(run: Run, outcome: RunOutcome): void {
+    const worker = run.worker;
+    if (run.state === 'done') return;
+    const wasInFlight = run.state !== 'queued';
+    run.state = 'done';
+    run.detachSignal?.();
+    if (wasInFlight) {
+      worker.inFlight--;
+      this.#runsInFlight.delete(run);
+      if (this.#stopTracker !== undefined && !this.#stopTracker.terminatedRuns.has(run)) {
+        this.#stopTracker.completed.push(worker.name);
+      }
+      worker.lastEndedAt = this.#clock.now();
+    }
+    if (outcome.ok) {
+      worker.totals.succeeded++;
+      worker.lastSuccess = new Date(this.#clock.now());
+      worker.lastSuccessSeq = ++this.#seq;
+      const wasHalfOpen = worker.breaker.state === 'half-open';
+      worker.breaker.onSuccess();
+      if (wasHalfOpen) {
+        this.#log.info({ worker: worker.name }, 'half-open trial succeeded: breaker closed');
+        this.#emit('worker:enabled', { name: worker.name });
+      }
+    } else if (outcome.reason === 'aborted') {
+      worker.breaker.onAborted();
+    } else {
+      worker.totals.failed++;
+      worker.lastError = describeError(outcome.error);
+      worker.lastFailureReason = outcome.reason;
+      if (isRequested(run.origin)) this.#recordDeadLetter(run, outcome);
+      if (worker.breaker.onFailure()) this.#onBreakerOpened(worker);
+    }
+    run.settle?.(outcome);
+    if (this.#runsInFlight.size === 0) this.#whenIdle?.();
+    if (this.#state === 'running') this.#afterRun(worker, run, outcome);
+  }
+
+  #afterRun(worker: WorkerRecord, run: Run, outcome: RunOutcome): void {
+    if (run.origin === 'schedule' && worker.enabled) {
+      this.#activate(worker);
+    } else if (run.origin === 'continuous' && worker.enabled) {
+      if (outcome.ok || outcome.reason === 'aborted') {
+        this.#activate(worker);
+      } else {
+        // After a failed run a continuous worker waits out a backoff instead of spinning.
+        const delay = backoffDelay(worker.options.retryDelayMs, worker.breaker.consecutiveFailures + 1);
+        this.#timers.schedule(worker, this.#clock.now() + delay);
+      }
+    }
+    if (outcome.ok) {
+      for (const dependent of worker.dependents) {
+        if (dependent.options.executionMode === WorkerExecutionMode.TRIGGERED) this.#activate(dependent);
+      }
+    }
+  }
+
+  #recordDeadLetter(run: Run, outcome: Extract<RunOutcome, { ok: false }>): void {
+    const entry = this.#deadLetters.record(
+      {
+        name: run.worker.name,
+        payload: run.payload,
+        reason: outcome.reason,
+        error: describeError(outcome.error),
+        attempts: outcome.attempts,
+        failedAt: new Date(this.#clock.now()).toISOString(),
+      },
+      run.replayOf,
+    );
+    this.#log.error(
+      { worker: run.worker.name, runId: run.id, deadLetter: entry.id, reason: outcome.reason },
+      'run failed after its last attempt: dead-lettered',
+    );
+    this.#emit('worker:dead-letter', { name: run.worker.name, entry });
+  }
+
+  #onBreakerOpened(worker: WorkerRecord): void {
+    const consecutiveFailures = worker.breaker.consecutiveFailures;
+    this.#timers.cancel(worker);
+    this.#log.warn({ worker: worker.name, consecutiveFailures }, 'circuit breaker opened: worker disabled');
+    this.#emit('worker:disabled', { name: worker.name, consecutiveFailures });
+    const cooldownMs = worker.breaker.cooldownMs;
+    if (cooldownMs === null) return;
+    this.#clearCooldown(worker);
+    worker.cooldownTimer = this.#clock.setTimeout(() => {
+      worker.cooldownTimer = undefined;
+      worker.breaker.halfOpen();
+      this.#log.info({ worker: worker.name }, 'breaker half-open: next run is the trial');
+      if (this.#state !== 'running') return;
+      if (worker.options.executionMode === WorkerExecutionMode.SCHEDULED) {
+        this.#timers.schedule(worker, this.#clock.now());
+      } else {
+        this.#activate(worker);
+      }
+      this.#dispatch();
+    }, cooldownMs);
+  }
+
+  #clearCooldown(worker: WorkerRecord): void {
+    if (worker.cooldownTimer !== undefined) this.#clock.clearTimeout(worker.cooldownTimer);
+    worker.cooldownTimer = undefined;
+  }
+
+  /** Cancels a run wherever it is: removed from its queue, its attempt ended, or its backoff cut short. */
+  #abortRun(run: Run, error: Error): void {
+    const worker = run.worker;
+    switch (run.state) {
+      case 'queued':
+        if (worker.queue.remove(run)) this.#unqueued(run);
+        this.#finishRun(run, { ok: false, reason: 'aborted', error, attempts: run.attempt });
+        break;
+      case 'running':
+        run.current?.cancel('aborted', error);
+        break;
+      case 'backoff':
+      case 'retry-ready':
+        if (run.backoffTimer !== undefined) this.#clock.clearTimeout(run.backoffTimer);
+        run.backoffTimer = undefined;
+        this.#finishRun(run, { ok: false, reason: 'aborted', error, attempts: run.attempt });
+        this.#dispatch();
+        break;
+      case 'done':
+        break;
+    }
+  }
+
+  #createPool(worker: WorkerRecord): SandboxPool {
+    const { options, source } = worker;
+    if (options.isolation === 'inline') {
+      const load = source.kind === 'function' ? () => Promise.resolve(source.fn) : moduleLoader(source.path);
+      return new SandboxPool(
+        () => new InlineSandbox(load, () => worker.staticConfig()),
+        { recycleAfterRuns: undefined, idleTimeoutMs: Number.POSITIVE_INFINITY },
+        this.#clock,
+      );
+    }
+    const modulePath = source.kind === 'module' ? source.path : '';
+    const poolOptions = {
+      recycleAfterRuns: options.recycleAfterRuns,
+      idleTimeoutMs: options.idleTimeoutSeconds * 1000,
+    };
+    const log = this.#log.child({ worker: worker.name });
+    if (options.isolation === 'thread') {
+      return new SandboxPool(
+        () =>
+          new ThreadSandbox({
+            modulePath,
+            execArgv: options.execArgv,
+            memoryLimitMb: options.memoryLimitMb,
+            heapReportMs: this.#options.enableHealthChecks ? this.#options.healthSampleMs : 0,
+            onStrayError: (error) =>
+              log.warn(
+                { err: error },
+                'a thread died on an error thrown outside any run; it will be replaced',
+              ),
+          }),
+        poolOptions,
+        this.#clock,
+      );
+    }
+    return new SandboxPool(
+      () =>
+        new ProcessSandbox({
+          modulePath,
+          execArgv: options.execArgv,
+          env: options.env,
+          killGraceMs: options.killGraceMs,
+          reaper: this.#reaper,
+          onOutput: (stream, line) =>
+            stream === 'stderr' ? log.warn({ stream }, line) : log.info({ stream }, line),
+          onOutputDropped: (stream, count) =>
+            log.warn({ stream, count }, 'output lines dropped (flood limit)'),
+        }),
+      poolOptions,
+      this.#clock,
+    );
+  }
+
+  // ---------------------------------------------------------------- health
+
+  #ensureSampling(): void {
+    if (this.#sampleTimer !== undefined) return;
+    const tick = () => {
+      this.#sampleTimer = undefined;
+      const active = [...this.#attempts.keys()].filter((a) => a.sandbox.kind !== 'inline');
+      if (active.length === 0) return;
+      void this.#sample(active).finally(() => {
+        if (this.#attempts.size > 0 && this.#state !== 'stopped') this.#ensureSampling();
+      });
+    };
+    this.#sampleTimer = this.#clock.setTimeout(tick, this.#options.healthSampleMs);
+    (this.#sampleTimer as { unref?: () => void }).unref?.();
+  }
+
+  async #sample(active: Attempt[]): Promise<void> {
+    const needed = active.filter((attempt) => this.#options.enableHealthChecks || this.#hasRssLimit(attempt));
+    const probes = new Map<Probe, Attempt>();
+    for (const attempt of needed) probes.set(attempt.sandbox as unknown as Probe, attempt);
+    const readings = await this.#sampler.read([...probes.keys()]);
+    const perWorker = new Map<WorkerRecord, { cpuPercent: number; memoryBytes: number }>();
+    const sampledAt = new Date(this.#clock.now()).toISOString();
+    for (const [probe, reading] of readings) {
+      const attempt = probes.get(probe) as Attempt;
+      const run = this.#runOf(attempt);
+      if (run === undefined || attempt.settled) continue;
+      const worker = run.worker;
+      const limitMb = worker.options.memoryLimitMb;
+      if (probe.kind === 'process' && limitMb !== undefined && reading.memoryBytes > limitMb * 1024 * 1024) {
+        attempt.cancel(
+          'memory',
+          new Error(`RSS ${Math.round(reading.memoryBytes / 1048576)} MiB passed memoryLimitMb ${limitMb}`),
+        );
+      }
+      if (!this.#options.enableHealthChecks) continue;
+      const sum = perWorker.get(worker) ?? { cpuPercent: 0, memoryBytes: 0 };
+      sum.cpuPercent += reading.cpuPercent;
+      sum.memoryBytes += reading.memoryBytes;
+      perWorker.set(worker, sum);
+    }
+    for (const [worker, sum] of perWorker) {
+      worker.resources = {
+        cpuPercent: Math.round(sum.cpuPercent * 10) / 10,
+        memoryBytes: sum.memoryBytes,
+        sampledAt,
+      };
+    }
+  }
+
+  #hasRssLimit(attempt: Attempt): boolean {
+    const run = this.#runOf(attempt);
+    return attempt.sandbox.kind === 'process' && run?.worker.options.memoryLimitMb !== undefined;
+  }
+
+  #runOf(attempt: Attempt): Run | undefined {
+    return this.#attempts.get(attempt);
+  }
+
+  // ---------------------------------------------------------------- stop
+
+  async #stop(): Promise<StopReport> {
+    // Sandboxes do not hold the event loop open on their own; stop() must not end with the host.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      return await this.#stopNow();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  async #stopNow(): Promise<StopReport> {
+    this.#state = 'stopping';
+    this.#timers.clear();
+    for (const worker of this.#workers.values()) this.#clearCooldown(worker);
+    const tracker: StopTracker = { completed: [], terminated: [], terminatedRuns: new Set() };
+    this.#stopTracker = tracker;
+    const shutdownError = new Error('the orchestrator stopped before the run could finish');
+
+    let dropped = 0;
+    for (const worker of this.#workers.values()) {
+      for (const run of worker.queue.drain()) {
+        this.#unqueued(run);
+        if (isRequested(run.origin) && run.origin !== 'pipeline') dropped++;
+        this.#finishRun(run, { ok: false, reason: 'aborted', error: shutdownError, attempts: 0 });
+      }
+    }
+
+    if (this.#runsInFlight.size > 0) {
+      const idle = new Promise<void>((resolve) => {
+        this.#whenIdle = resolve;
+      });
+      let graceTimer: TimerHandle | undefined;
+      const graceOver = new Promise<void>((resolve) => {
+        graceTimer = this.#clock.setTimeout(resolve, this.#options.shutdownTimeoutMs);
+      });
+      await Promise.race([idle, graceOver]);
+      if (graceTimer !== undefined) this.#clock.clearTimeout(graceTimer);
+      for (const run of [...this.#runsInFlight]) {
+        tracker.terminatedRuns.add(run);
+        tracker.terminated.push(run.worker.name);
+        this.#abortRun(run, shutdownError);
+      }
+      if (this.#runsInFlight.size > 0) await idle;
+      this.#whenIdle = undefined;
+    }
+
+    await Promise.all([...this.#workers.values()].map((worker) => worker.pool?.closeAll()));
+    for (const worker of this.#workers.values()) worker.pool = undefined;
+    if (this.#sampleTimer !== undefined) this.#clock.clearTimeout(this.#sampleTimer);
+    this.#sampleTimer = undefined;
+    await this.#sampler.close();
+    await this.#reaper.close();
+
+    this.#stopTracker = undefined;
+    this.#state = 'stopped';
+    const report: StopReport = {
+      completed: tracker.completed,
+      terminated: tracker.terminated,
+      requeued: 0,
+      dropped,
+    };
+    this.#log.info(report, 'orchestrator stopped');
+    this.#emit('orchestrator:stopped', report);
+    return report;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Emits to each listener on its own: a throwing listener is logged and cannot break the orchestrator. */
+  #emit<E extends OrchestratorEventName>(event: E, payload: OrchestratorEvents[E]): void {
+    if (this.listenerCount(event) === 0) return;
+    for (const listener of this.listeners(event)) {
+      try {
+        (listener as OrchestratorListener<E>)(payload);
+      } catch (error) {
+        this.#log.error({ event, err: error }, 'an event listener threw');
+      }
+    }
+  }
+}
+
+/** `Supervisor` is another name for {@link WorkerOrchestrator}. */
+export const Supervisor = WorkerOrchestrator;
+export type Supervisor = WorkerOrchestrator;
+
+function toError(reason: unknown, fallback: string): Error {
+  if (reason instanceof Error) return reason;
+  return new Error(reason === undefined ? fallback : describeError(reason), { cause: reason });
+}

@@ -1,0 +1,39 @@
+import type { Attempt } from './attempt.ts';
+import type { TimerHandle } from './clock.ts';
+import type { FailureReason } from './errors.ts';
+import type { WorkerRecord } from './worker-record.ts';
+
+/** Why a run exists: its schedule, a continuous loop, or a request (which is dead-lettered on failure). */
+export type RunOrigin = 'schedule' | 'continuous' | 'trigger' | 'run' | 'pipeline' | 'replay';
+
+export type RunOutcome =
+  | { ok: true; value: unknown }
+  | { ok: false; reason: FailureReason; error: Error; attempts: number };
+
+/** One run of a worker: queued, then one or more attempts, then settled once. */
+export interface Run {
+  readonly id: string;
+  readonly worker: WorkerRecord;
+  readonly payload: unknown;
+  readonly origin: RunOrigin;
+  /** Enqueue order: within a priority, the lowest waits longest. */
+  readonly seq: number;
+  /** Attempts started so far. */
+  attempt: number;
+  state: 'queued' | 'running' | 'backoff' | 'retry-ready' | 'done';
+  /** Part of a RunQueue (see run-queue.ts). */
+  queued: boolean;
+  current: Attempt | undefined;
+  backoffTimer: TimerHandle | undefined;
+  /** The dead letter this run replays, if any. */
+  replayOf: string | undefined;
+  /** Tells the requester how the run ended. */
+  settle: ((outcome: RunOutcome) => void) | undefined;
+  /** Detaches the caller's AbortSignal listener. */
+  detachSignal: (() => void) | undefined;
+}
+
+/** Requested runs are dead-lettered when they fail; scheduled and continuous ones feed status and breaker. */
+export function isRequested(origin: RunOrigin): boolean {
+  return origin !== 'schedule' && origin !== 'continuous';
+}

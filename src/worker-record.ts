@@ -1,0 +1,103 @@
+import { CircuitBreaker } from './breaker.ts';
+import type { TimerHandle } from './clock.ts';
+import type { FailureReason } from './errors.ts';
+import type { SandboxPool } from './isolation/pool.ts';
+import type { StaticConfig } from './isolation/protocol.ts';
+import type { ResolvedWorkerOptions, WorkerSource } from './options.ts';
+import type { Run } from './run.ts';
+import { RunQueue } from './scheduler/run-queue.ts';
+import { cronSchedule, intervalSchedule, type Schedule } from './scheduler/schedule.ts';
+import { type ResourceSample, type RunTotals, type WorkerConfig, WorkerExecutionMode } from './types.ts';
+
+/** Everything the orchestrator knows about one registered worker. */
+export class WorkerRecord {
+  readonly name: string;
+  readonly options: ResolvedWorkerOptions;
+  readonly source: WorkerSource;
+  readonly breaker: CircuitBreaker;
+  readonly schedule: Schedule | undefined;
+  readonly queue = new RunQueue<Run>();
+
+  /** Disabled by hand (`disableWorker`) when false; the breaker may disable it too. */
+  manuallyEnabled = true;
+  /** Runs started and not yet ended, including those waiting out a retry backoff. */
+  inFlight = 0;
+  /** Scheduled or continuous runs waiting in the queue (a schedule never piles up more than it needs). */
+  autoQueued = 0;
+  /** A pipeline run is waiting: dependencies succeeding again do not add another. */
+  pipelineQueued = false;
+  /** Requested runs waiting (what `maxQueue` bounds). */
+  requestedQueued = 0;
+
+  /** Workers this one must never overlap (its `blocks` and those that block it). */
+  exclusive: WorkerRecord[] = [];
+  deps: WorkerRecord[] = [];
+  dependents: WorkerRecord[] = [];
+  /** Orchestrator sequence numbers: dependency freshness compares these, never clock times. */
+  lastStartSeq = 0;
+  lastSuccessSeq = 0;
+
+  lastRun: Date | undefined;
+  lastSuccess: Date | undefined;
+  lastError: string | undefined;
+  lastFailureReason: FailureReason | undefined;
+  lastEndedAt: number | undefined;
+  resources: ResourceSample | undefined;
+  readonly totals: RunTotals = { runs: 0, succeeded: 0, failed: 0, retries: 0, timeouts: 0, crashes: 0 };
+
+  pool: SandboxPool | undefined;
+  cooldownTimer: TimerHandle | undefined;
+  /** Part of the ready heap now; `readyKey` is the seq of its head when it was pushed. */
+  inReadyHeap = false;
+  readyKey = 0;
+
+  #staticConfig: StaticConfig | undefined;
+
+  constructor(name: string, source: WorkerSource, options: ResolvedWorkerOptions) {
+    this.name = name;
+    this.source = source;
+    this.options = options;
+    this.breaker = new CircuitBreaker(options.maxConsecutiveFailures, options.breakerCooldownSeconds);
+    if (options.executionMode === WorkerExecutionMode.SCHEDULED) {
+      this.schedule =
+        options.cron !== undefined ? cronSchedule(options.cron) : intervalSchedule(options.intervalSeconds);
+    }
+  }
+
+  /** Enabled by hand and the breaker not open (half-open counts as enabled). */
+  get enabled(): boolean {
+    return this.manuallyEnabled && this.breaker.state !== 'open';
+  }
+
+  get isolated(): boolean {
+    return this.options.isolation !== 'inline';
+  }
+
+  staticConfig(): StaticConfig {
+    this.#staticConfig ??= {
+      name: this.name,
+      ...this.options,
+      modulePath: this.source.kind === 'module' ? this.source.path : undefined,
+    };
+    return this.#staticConfig;
+  }
+
+  runtimeState(): Pick<
+    WorkerConfig,
+    'isEnabled' | 'isRunning' | 'consecutiveFailures' | 'lastRun' | 'lastSuccess' | 'lastError'
+  > {
+    const state: ReturnType<WorkerRecord['runtimeState']> = {
+      isEnabled: this.enabled,
+      isRunning: this.inFlight > 0,
+      consecutiveFailures: this.breaker.consecutiveFailures,
+    };
+    if (this.lastRun !== undefined) state.lastRun = this.lastRun;
+    if (this.lastSuccess !== undefined) state.lastSuccess = this.lastSuccess;
+    if (this.lastError !== undefined) state.lastError = this.lastError;
+    return state;
+  }
+
+  config(): Readonly<WorkerConfig> {
+    return Object.freeze({ ...this.staticConfig(), ...this.runtimeState() });
+  }
+}
