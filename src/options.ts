@@ -144,7 +144,9 @@ export function resolveWorker(
     throw invalid(where, 'options', 'an object', opts);
   }
   for (const key of Object.keys(opts)) {
-    if (!KNOWN_WORKER_OPTIONS.has(key)) throw invalid(where, key, 'a known option (unknown option)', key);
+    if (!KNOWN_WORKER_OPTIONS.has(key)) {
+      throw invalid(where, key, 'a known option (there is no such option)', opts[key as keyof WorkerOptions]);
+    }
   }
   const given = (key: keyof WorkerOptions) => opts[key] !== undefined;
 
@@ -298,6 +300,17 @@ function validateCron(where: string, pattern: unknown): string {
   return pattern;
 }
 
+const KNOWN_ORCHESTRATOR_OPTIONS = new Set<string>([
+  'tickIntervalMs',
+  'maxConcurrentWorkers',
+  'enableHealthChecks',
+  'healthSampleMs',
+  'shutdownTimeoutMs',
+  'logger',
+  'maxDeadLetters',
+  'clock',
+]);
+
 /** Orchestrator options after validation. */
 export interface ResolvedOrchestratorOptions {
   maxConcurrentWorkers: number;
@@ -312,6 +325,16 @@ export function resolveOrchestratorOptions(
 ): ResolvedOrchestratorOptions {
   const opts = options ?? {};
   const where = 'orchestrator: ';
+  for (const key of Object.keys(opts)) {
+    if (!KNOWN_ORCHESTRATOR_OPTIONS.has(key)) {
+      throw invalid(
+        where,
+        key,
+        'a known option (there is no such option)',
+        opts[key as keyof OrchestratorOptions],
+      );
+    }
+  }
   if (opts.tickIntervalMs !== undefined) positiveNumber(where, 'tickIntervalMs', opts.tickIntervalMs);
   if (opts.maxConcurrentWorkers !== undefined)
     integerAtLeast(1)(where, 'maxConcurrentWorkers', opts.maxConcurrentWorkers);

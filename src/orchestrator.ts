@@ -299,9 +299,8 @@ export class WorkerOrchestrator extends EventEmitter {
     this.#dispatch();
     // maxQueue bounds runs that wait: check after dispatch, so that a run that could start at once
     // (even with maxQueue 0) does.
-    if (run.queued && worker.requestedQueued > worker.options.maxQueue) {
+    if (run.queued && worker.queue.requested > worker.options.maxQueue) {
       worker.queue.remove(run);
-      this.#unqueued(run);
       run.state = 'done';
       return new OrchestratorError(
         'ERR_QUEUE_FULL',
@@ -340,9 +339,6 @@ export class WorkerOrchestrator extends EventEmitter {
       detachSignal: undefined,
     };
     worker.queue.push(run);
-    if (origin === 'schedule' || origin === 'continuous') worker.autoQueued++;
-    else if (origin === 'pipeline') worker.pipelineQueued = true;
-    else worker.requestedQueued++;
     this.#ready.offerWorker(worker);
     return run;
   }
@@ -370,7 +366,11 @@ export class WorkerOrchestrator extends EventEmitter {
     if (!worker.enabled || this.#state !== 'running') return;
     switch (worker.options.executionMode) {
       case WorkerExecutionMode.SCHEDULED:
-        if (worker.autoQueued === 0 && worker.inFlight === 0 && this.#timers.dueAt(worker) === undefined) {
+        if (
+          worker.queue.scheduled === 0 &&
+          worker.inFlight === 0 &&
+          this.#timers.dueAt(worker) === undefined
+        ) {
           const now = this.#clock.now();
           const schedule = worker.schedule;
           if (schedule === undefined) break;
@@ -380,12 +380,12 @@ export class WorkerOrchestrator extends EventEmitter {
         }
         break;
       case WorkerExecutionMode.CONTINUOUS:
-        while (worker.autoQueued + worker.inFlight < worker.options.concurrency) {
+        while (worker.queue.scheduled + worker.inFlight < worker.options.concurrency) {
           this.#enqueue(worker, 'continuous', undefined, undefined, undefined);
         }
         break;
       case WorkerExecutionMode.TRIGGERED:
-        if (pipelineDue(worker) && !worker.pipelineQueued) {
+        if (pipelineDue(worker) && !worker.queue.pipelineWaiting) {
           this.#enqueue(worker, 'pipeline', undefined, undefined, undefined);
         }
         break;
@@ -395,7 +395,7 @@ export class WorkerOrchestrator extends EventEmitter {
   #onDue(worker: WorkerRecord): void {
     if (this.#state !== 'running' || !worker.enabled) return;
     const mode = worker.options.executionMode;
-    if (mode === WorkerExecutionMode.SCHEDULED && worker.autoQueued === 0) {
+    if (mode === WorkerExecutionMode.SCHEDULED && worker.queue.scheduled === 0) {
       this.#enqueue(worker, 'schedule', undefined, undefined, undefined);
     } else if (mode === WorkerExecutionMode.CONTINUOUS) {
       this.#activate(worker);
@@ -431,30 +431,20 @@ export class WorkerOrchestrator extends EventEmitter {
         continue;
       }
       const worker = next.worker;
-      const head = worker.queue.peek();
-      if (head === undefined) continue;
-      if (this.#state !== 'running' || !canStart(worker, head)) {
+      const run =
+        this.#state === 'running' ? worker.queue.takeStartable((r) => canStart(worker, r)) : undefined;
+      if (run === undefined) {
         skipped.push(worker);
         continue;
       }
-      worker.queue.shift();
-      this.#beginRun(head);
+      this.#beginRun(run);
       this.#ready.offerWorker(worker);
     }
     for (const worker of skipped) this.#ready.offerWorker(worker);
   }
 
-  /** Bookkeeping of a run that left its worker's queue (started, cancelled or dropped). */
-  #unqueued(run: Run): void {
-    const worker = run.worker;
-    if (run.origin === 'schedule' || run.origin === 'continuous') worker.autoQueued--;
-    else if (run.origin === 'pipeline') worker.pipelineQueued = false;
-    else worker.requestedQueued--;
-  }
-
   #beginRun(run: Run): void {
     const worker = run.worker;
-    this.#unqueued(run);
     run.state = 'running';
     worker.inFlight++;
     worker.lastStartSeq = ++this.#seq;
@@ -589,6 +579,7 @@ export class WorkerOrchestrator extends EventEmitter {
       worker.lastEndedAt = this.#clock.now();
     }
     if (outcome.ok) {
+      if (run.replayOf !== undefined) this.#deadLetters.clearEntry(run.replayOf);
       worker.totals.succeeded++;
       worker.lastSuccess = new Date(this.#clock.now());
       worker.lastSuccessSeq = ++this.#seq;
@@ -682,7 +673,7 @@ export class WorkerOrchestrator extends EventEmitter {
     const worker = run.worker;
     switch (run.state) {
       case 'queued':
-        if (worker.queue.remove(run)) this.#unqueued(run);
+        worker.queue.remove(run);
         this.#finishRun(run, { ok: false, reason: 'aborted', error, attempts: run.attempt });
         break;
       case 'running':
@@ -834,7 +825,6 @@ export class WorkerOrchestrator extends EventEmitter {
     let dropped = 0;
     for (const worker of this.#workers.values()) {
       for (const run of worker.queue.drain()) {
-        this.#unqueued(run);
         if (isRequested(run.origin) && run.origin !== 'pipeline') dropped++;
         this.#finishRun(run, { ok: false, reason: 'aborted', error: shutdownError, attempts: 0 });
       }

@@ -4,9 +4,8 @@ import type { FailureReason } from './errors.ts';
 import type { SandboxPool } from './isolation/pool.ts';
 import type { StaticConfig } from './isolation/protocol.ts';
 import type { ResolvedWorkerOptions, WorkerSource } from './options.ts';
-import type { Run } from './run.ts';
-import { RunQueue } from './scheduler/run-queue.ts';
 import { cronSchedule, intervalSchedule, type Schedule } from './scheduler/schedule.ts';
+import { WorkerQueue } from './scheduler/worker-queue.ts';
 import { type ResourceSample, type RunTotals, type WorkerConfig, WorkerExecutionMode } from './types.ts';
 
 /** Everything the orchestrator knows about one registered worker. */
@@ -16,18 +15,12 @@ export class WorkerRecord {
   readonly source: WorkerSource;
   readonly breaker: CircuitBreaker;
   readonly schedule: Schedule | undefined;
-  readonly queue = new RunQueue<Run>();
+  readonly queue = new WorkerQueue();
 
   /** Disabled by hand (`disableWorker`) when false; the breaker may disable it too. */
   manuallyEnabled = true;
   /** Runs started and not yet ended, including those waiting out a retry backoff. */
   inFlight = 0;
-  /** Scheduled or continuous runs waiting in the queue (a schedule never piles up more than it needs). */
-  autoQueued = 0;
-  /** A pipeline run is waiting: dependencies succeeding again do not add another. */
-  pipelineQueued = false;
-  /** Requested runs waiting (what `maxQueue` bounds). */
-  requestedQueued = 0;
 
   /** Workers this one must never overlap (its `blocks` and those that block it). */
   exclusive: WorkerRecord[] = [];
@@ -47,7 +40,7 @@ export class WorkerRecord {
 
   pool: SandboxPool | undefined;
   cooldownTimer: TimerHandle | undefined;
-  /** Part of the ready heap now; `readyKey` is the seq of its head when it was pushed. */
+  /** Part of the ready heap now; `readyKey` is the seq of its oldest waiting run when it was pushed. */
   inReadyHeap = false;
   readyKey = 0;
 

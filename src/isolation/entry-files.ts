@@ -26,8 +26,33 @@ export function hostLoaderFlags(): string[] {
   return flags;
 }
 
-/** Node flags for a sandbox: the worker's own, else the host's without debugger flags (ports clash). */
+/**
+ * Node flags for a sandbox: the worker's own, else the host's less those that would make the child do
+ * something else than run its entry (`-e`, `-p`, `--test`, `--watch`, ...) or clash (`--inspect` ports).
+ */
 export function sandboxExecArgv(execArgv: readonly string[] | undefined): string[] {
-  if (execArgv === undefined) return process.execArgv.filter((arg) => !/^--(inspect|debug)/.test(arg));
+  if (execArgv === undefined) return inheritableHostFlags();
   return extension === '.ts' ? [...hostLoaderFlags(), ...execArgv] : [...execArgv];
+}
+
+/** Host flags that take the next argument as their value when not written as `--flag=value`. */
+const FLAGS_WITH_VALUE =
+  /^(-e|--eval|-p|--print|-r|--require|--import|--loader|--experimental-loader|--input-type|--test-name-pattern|--test-reporter|--test-reporter-destination|--watch-path)$/;
+const NOT_INHERITED =
+  /^(-e|--eval|-p|--print|-i|--interactive|-c|--check|--input-type|--test|--watch|--inspect|--debug)(-|=|$)/;
+
+function inheritableHostFlags(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const takesValue = FLAGS_WITH_VALUE.test(arg) && i + 1 < argv.length;
+    if (NOT_INHERITED.test(arg)) {
+      if (takesValue) i++;
+      continue;
+    }
+    out.push(arg);
+    if (takesValue) out.push(argv[++i] as string);
+  }
+  return out;
 }

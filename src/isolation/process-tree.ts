@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import treeKill from 'tree-kill';
 
@@ -18,6 +19,85 @@ export function groupAlive(pgid: number): boolean {
 /** tree-kill as a promise; it spawns `ps` per tree level, which must be awaited before "no child left". */
 export function killTree(pid: number, signal: NodeJS.Signals): Promise<void> {
   return new Promise((resolve) => treeKill(pid, signal, () => resolve()));
+}
+
+interface ProcEntry {
+  pid: number;
+  ppid: number;
+  pgid: number;
+}
+
+/** Every live process from /proc (Linux); empty elsewhere. Zombies are left out: they are already dead. */
+function listProcesses(): ProcEntry[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: ProcEntry[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z') continue;
+    out.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]) });
+  }
+  return out;
+}
+
+/**
+ * Descendants of `pid` that left its process group (setsid / `detached`): signalling the group misses
+ * them, and once `pid` dies they are re-parented and tree-kill can no longer find them either. Taken as
+ * a snapshot before the first signal.
+ */
+export function descendantsOutsideGroup(pid: number): number[] {
+  const processes = listProcesses();
+  const children = new Map<number, ProcEntry[]>();
+  for (const entry of processes) {
+    const siblings = children.get(entry.ppid);
+    if (siblings === undefined) children.set(entry.ppid, [entry]);
+    else siblings.push(entry);
+  }
+  const out: number[] = [];
+  const stack = [pid];
+  while (stack.length > 0) {
+    for (const child of children.get(stack.pop() as number) ?? []) {
+      if (child.pgid !== pid) out.push(child.pid);
+      stack.push(child.pid);
+    }
+  }
+  return out;
+}
+
+function signalEach(pids: readonly number[], signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pids: readonly number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (pids.some(alive) && Date.now() < deadline) await sleep(10);
 }
 
 /** Waits until group `pgid` is empty, polling; false if it still has members after `timeoutMs`. */
@@ -48,12 +128,16 @@ export async function terminateProcessTree(
 ): Promise<void> {
   const pgid = pid;
   const pending: Promise<void>[] = [];
+  const strays = isExited() ? [] : descendantsOutsideGroup(pid);
   if (graceMs > 0) {
     signalGroup(pgid, 'SIGTERM');
+    signalEach(strays, 'SIGTERM');
     if (!isExited()) pending.push(killTree(pid, 'SIGTERM'));
     const graceOver = sleep(graceMs, undefined, { ref: false });
-    await Promise.race([Promise.all([exited, waitGroupEmpty(pgid, graceMs)]), graceOver]);
+    const strayGone = waitGone(strays, graceMs);
+    await Promise.race([Promise.all([exited, waitGroupEmpty(pgid, graceMs), strayGone]), graceOver]);
   }
+  signalEach(strays, 'SIGKILL');
   if (!isExited() || groupAlive(pgid)) {
     signalGroup(pgid, 'SIGKILL');
     if (!isExited()) pending.push(killTree(pid, 'SIGKILL'));

@@ -30,6 +30,8 @@ export default async function runAttempt(task: AttemptTask): Promise<AttemptResu
   if (heapTimer === undefined && data.heapReportMs > 0) {
     heapTimer = setInterval(reportHeap, data.heapReportMs);
     heapTimer.unref();
+    // A first figure now, so the first sample of a new thread is not empty.
+    reportHeap();
   }
   try {
     return await executor.execute(task, neverAborted);

@@ -24,10 +24,10 @@ export class ReadyQueue {
   /** Puts `worker` in line if it has waiting runs and is not in line yet. */
   offerWorker(worker: WorkerRecord): void {
     if (worker.inReadyHeap) return;
-    const head = worker.queue.peek();
-    if (head === undefined) return;
+    const oldest = worker.queue.oldestSeq();
+    if (oldest === undefined) return;
     worker.inReadyHeap = true;
-    worker.readyKey = head.seq;
+    worker.readyKey = oldest;
     this.#workers.push(worker);
   }
 

@@ -1,0 +1,308 @@
+/**
+ * Isolated workers (thread and process) that have to be killed: timeouts (DESIGN 2.5), process trees
+ * (SIGTERM, SIGKILL after killGraceMs, grandchildren), module load failures and hangs (1.6 'load',
+ * 2.5 "the timeout clock covers the load"), and stop() terminating what still runs (2.7).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { describe, it, type TestContext } from 'node:test';
+import {
+  type FailureReason,
+  type OrchestratorOptions,
+  RunError,
+  WorkerExecutionMode,
+  type WorkerOptions,
+  WorkerOrchestrator,
+} from '../../src/index.ts';
+import {
+  cmdline,
+  fixture,
+  pidAlive,
+  type Settled,
+  settle,
+  spawnedChildren,
+  threadCount,
+  tmpFile,
+  waitFor,
+} from '../helpers.ts';
+
+type Isolation = 'thread' | 'process';
+
+interface Harness {
+  orch: WorkerOrchestrator;
+  /** OS threads of the host before the orchestrator existed. */
+  threadsBefore: number;
+}
+
+async function harness(t: TestContext, options: OrchestratorOptions = {}): Promise<Harness> {
+  // Start libuv's thread pool first, so that the thread count only moves with the orchestrator's threads.
+  await readFile(fixture('echo.mjs'));
+  const threadsBefore = threadCount();
+  const before = new Set(spawnedChildren());
+  const orch = new WorkerOrchestrator({ logger: false, ...options });
+  t.after(async () => {
+    await orch.stop();
+    const left = spawnedChildren().filter((pid) => !before.has(pid));
+    assert.deepEqual(left, [], 'no child process of the orchestrator is left after stop()');
+    assert.ok(threadCount() <= threadsBefore, 'no thread of the orchestrator is left after stop()');
+  });
+  await orch.start();
+  return { orch, threadsBefore };
+}
+
+function register(
+  orch: WorkerOrchestrator,
+  name: string,
+  file: string,
+  isolation: Isolation,
+  options: WorkerOptions = {},
+): void {
+  orch.registerWorker(name, file, {
+    executionMode: WorkerExecutionMode.TRIGGERED,
+    isolation,
+    timeoutSeconds: 30,
+    retryDelayMs: 10,
+    ...options,
+  });
+}
+
+function runError(outcome: Settled): RunError {
+  assert.equal(outcome.ok, false, `the run should fail, it returned ${JSON.stringify(outcome)}`);
+  const error = (outcome as { error: unknown }).error;
+  assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
+  return error;
+}
+
+function assertReason(error: RunError, reason: FailureReason, attempts?: number): void {
+  assert.equal(error.reason, reason, `reason (message: ${error.message})`);
+  if (attempts !== undefined) assert.equal(error.attempts, attempts, 'attempts');
+}
+
+/** Child sandboxes of the host (the forked child-entry processes). */
+function sandboxProcesses(): number[] {
+  return spawnedChildren().filter((pid) => cmdline(pid).includes('child-entry'));
+}
+
+/** {child, grandchild} as written by spawn-grandchild.mjs, or undefined until it is complete. */
+function readTree(pidFile: string): { child: number; grandchild: number } | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  try {
+    return JSON.parse(readFileSync(pidFile, 'utf8')) as { child: number; grandchild: number };
+  } catch {
+    return undefined; // partly written
+  }
+}
+
+/** Cleanup only: a process this test started (through its worker) that the library failed to kill. */
+function killLeftover(pid: number): void {
+  if (!pidAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
+function readPid(pidFile: string): number | undefined {
+  if (!existsSync(pidFile)) return undefined;
+  const pid = Number(readFileSync(pidFile, 'utf8'));
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+for (const isolation of ['thread', 'process'] as const) {
+  describe(`isolation: ${isolation}`, () => {
+    // ------------------------------------------------------------------ 5. hang
+    it("hang (busy loop): reason 'timeout' promptly, the sandbox is killed, the host keeps working", async (t) => {
+      const { orch, threadsBefore } = await harness(t);
+      register(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 0.5, maxRetries: 0 });
+      register(orch, 'echo', fixture('echo.mjs'), isolation);
+      const pending = settle(orch.run('hang'));
+      let child: number | undefined;
+      if (isolation === 'process') {
+        child = await waitFor(() => sandboxProcesses()[0], 2000, 'the sandbox child to be forked', 5);
+      } else {
+        await waitFor(() => threadCount() > threadsBefore, 2000, 'the sandbox thread to start', 5);
+      }
+      const outcome = await pending;
+      const error = runError(outcome);
+      assertReason(error, 'timeout', 1);
+      assert.ok(
+        outcome.ms <= 500 + 1500,
+        `settled ${Math.round(outcome.ms)} ms after run(), deadline 500 ms`,
+      );
+      const status = orch.getStatus().workerStates.hang;
+      assert.equal(status?.totals.timeouts, 1);
+      assert.equal(status?.running, false);
+      if (child !== undefined) {
+        const pid = child;
+        await waitFor(() => !pidAlive(pid), 3000, `the timed-out child ${pid} to die`);
+      } else {
+        await waitFor(() => threadCount() <= threadsBefore, 3000, 'the timed-out thread to exit');
+      }
+      const echoed = (await orch.run('echo', 'still here')) as { payload: unknown };
+      assert.equal(echoed.payload, 'still here');
+      assert.equal(orch.getStatus().state, 'running');
+    });
+
+    it('hang with retries: each attempt times out, attempts = maxRetries + 1', async (t) => {
+      const { orch } = await harness(t);
+      register(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 0.4, maxRetries: 1 });
+      const error = runError(await settle(orch.run('hang')));
+      assertReason(error, 'timeout', 2);
+      assert.equal(orch.getStatus().workerStates.hang?.totals.timeouts, 2);
+    });
+
+    // ------------------------------------------------------------------ 10. load
+    it("syntax-error.js: reason 'load', one attempt even with maxRetries 3", async (t) => {
+      const { orch } = await harness(t);
+      register(orch, 'syntax', fixture('syntax-error.js'), isolation, { maxRetries: 3 });
+      const error = runError(await settle(orch.run('syntax')));
+      assertReason(error, 'load', 1);
+      assert.equal(orch.getStatus().workerStates.syntax?.totals.retries, 0);
+      assert.equal(orch.deadLetters.list('syntax')[0]?.reason, 'load');
+    });
+
+    it("no-export.mjs: reason 'load', one attempt even with maxRetries 3", async (t) => {
+      const { orch } = await harness(t);
+      register(orch, 'noexport', fixture('no-export.mjs'), isolation, { maxRetries: 3 });
+      const error = runError(await settle(orch.run('noexport')));
+      assertReason(error, 'load', 1);
+    });
+
+    it("load-hang.mjs: the timeout covers the module load -> 'timeout'", async (t) => {
+      const { orch } = await harness(t);
+      register(orch, 'loadhang', fixture('load-hang.mjs'), isolation, { timeoutSeconds: 1, maxRetries: 0 });
+      const outcome = await settle(orch.run('loadhang'));
+      assertReason(runError(outcome), 'timeout', 1);
+      assert.ok(
+        outcome.ms <= 1000 + 1500,
+        `settled ${Math.round(outcome.ms)} ms after run(), deadline 1000 ms`,
+      );
+    });
+
+    it('load-slow.mjs (top-level await) succeeds', async (t) => {
+      const { orch } = await harness(t);
+      register(orch, 'loadslow', fixture('load-slow.mjs'), isolation, { timeoutSeconds: 10 });
+      assert.equal(await orch.run('loadslow'), 'loaded');
+      assert.equal(await orch.run('loadslow'), 'loaded');
+    });
+
+    // ------------------------------------------------------------------ 18. stop
+    it('stop() terminates a hanging run: report.terminated, reason aborted, nothing left', async (t) => {
+      const { orch, threadsBefore } = await harness(t, { shutdownTimeoutMs: 300 });
+      const pidFile = tmpFile('.json');
+      if (isolation === 'process') {
+        register(orch, 'hang', fixture('spawn-grandchild.mjs'), isolation, {
+          timeoutSeconds: 60,
+          maxRetries: 2,
+        });
+      } else {
+        register(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 60, maxRetries: 2 });
+      }
+      const pending = settle(orch.run('hang', { pidFile, busy: true }));
+      let tree: { child: number; grandchild: number } | undefined;
+      if (isolation === 'process') {
+        tree = await waitFor(() => readTree(pidFile), 5000, 'the worker to write its pids');
+        const { grandchild } = tree;
+        t.after(() => killLeftover(grandchild));
+      } else {
+        await waitFor(() => threadCount() > threadsBefore, 2000, 'the sandbox thread to start', 5);
+      }
+      const report = await orch.stop();
+      // Checked at once: stop() resolves only when no thread or child of the orchestrator is left.
+      if (tree !== undefined) {
+        assert.equal(pidAlive(tree.child), false, 'the child is dead when stop() resolves');
+        assert.equal(pidAlive(tree.grandchild), false, 'the grandchild is dead when stop() resolves');
+      }
+      assert.ok(threadCount() <= threadsBefore, 'the thread has exited when stop() resolves');
+      assert.deepEqual(report.terminated, ['hang']);
+      assert.deepEqual(report.completed, []);
+      assert.equal(report.dropped, 0);
+      const error = runError(await pending);
+      assertReason(error, 'aborted');
+      assert.equal(orch.deadLetters.list().length, 0, 'an aborted run is not a dead letter');
+      assert.equal(orch.getStatus().state, 'stopped');
+      assert.equal(orch.getStatus().workerStates.hang?.failures, 0, 'aborted runs do not feed the breaker');
+    });
+
+    if (isolation === 'process') {
+      // ---------------------------------------------------------------- 6. SIGTERM ignored
+      it('ignore-sigterm: the run fails at the deadline, the child is SIGKILLed after killGraceMs', async (t) => {
+        const { orch } = await harness(t);
+        // timeoutSeconds 1 rather than 0.5: a cold child (tsx) must have loaded the module and installed its
+        // SIGTERM handler before the deadline, or the test would not exercise the SIGKILL path.
+        register(orch, 'stubborn', fixture('ignore-sigterm.mjs'), isolation, {
+          timeoutSeconds: 1,
+          killGraceMs: 300,
+          maxRetries: 0,
+        });
+        const pidFile = tmpFile('.pid');
+        let aliveAtRejection: boolean | undefined;
+        const pending = settle(
+          orch.run('stubborn', { pidFile }).catch((error: unknown) => {
+            const pid = readPid(pidFile);
+            aliveAtRejection = pid !== undefined && pidAlive(pid);
+            throw error;
+          }),
+        );
+        const child = await waitFor(() => readPid(pidFile), 3000, 'the worker to write its pid');
+        const outcome = await pending;
+        const rejectedAt = Date.now();
+        assertReason(runError(outcome), 'timeout', 1);
+        assert.ok(
+          outcome.ms <= 1000 + 1000,
+          `settled ${Math.round(outcome.ms)} ms after run(), deadline 1000 ms`,
+        );
+        assert.equal(aliveAtRejection, true, 'the run failed at the deadline, before the kill finished');
+        await waitFor(() => !pidAlive(child), 3000, `the SIGTERM-ignoring child ${child} to be SIGKILLed`);
+        const diedAfter = Date.now() - rejectedAt;
+        assert.ok(diedAfter <= 3000, `died ${diedAfter} ms after the rejection`);
+      });
+
+      it('stop() waits until a SIGTERM-ignoring child is SIGKILLed', async (t) => {
+        const { orch } = await harness(t, { shutdownTimeoutMs: 200 });
+        register(orch, 'stubborn', fixture('ignore-sigterm.mjs'), isolation, {
+          timeoutSeconds: 60,
+          killGraceMs: 300,
+          maxRetries: 0,
+        });
+        const pidFile = tmpFile('.pid');
+        const pending = settle(orch.run('stubborn', { pidFile }));
+        const child = await waitFor(() => readPid(pidFile), 3000, 'the worker to write its pid');
+        const report = await orch.stop();
+        assert.equal(pidAlive(child), false, 'the child is dead when stop() resolves');
+        assert.deepEqual(report.terminated, ['stubborn']);
+        assertReason(runError(await pending), 'aborted');
+      });
+
+      // ---------------------------------------------------------------- 7. process trees
+      const variants = [
+        { busy: true, detachedGrandchild: false },
+        { busy: false, detachedGrandchild: false },
+        { busy: true, detachedGrandchild: true },
+        { busy: false, detachedGrandchild: true },
+      ];
+      for (const variant of variants) {
+        it(`spawn-grandchild ${JSON.stringify(variant)}: after the timeout child and grandchild die`, async (t) => {
+          const { orch } = await harness(t);
+          register(orch, 'tree', fixture('spawn-grandchild.mjs'), isolation, {
+            timeoutSeconds: 1,
+            killGraceMs: 300,
+            maxRetries: 0,
+          });
+          const pidFile = tmpFile('.json');
+          const pending = settle(orch.run('tree', { pidFile, ...variant }));
+          const tree = await waitFor(() => readTree(pidFile), 3000, 'the worker to write its pids');
+          t.after(() => killLeftover(tree.grandchild));
+          assert.equal(pidAlive(tree.grandchild), true, 'the grandchild runs');
+          const outcome = await pending;
+          assertReason(runError(outcome), 'timeout', 1);
+          assert.ok(outcome.ms <= 1000 + 1500, `settled ${Math.round(outcome.ms)} ms after run()`);
+          await waitFor(() => !pidAlive(tree.child), 5000, `child ${tree.child} to die`);
+          await waitFor(() => !pidAlive(tree.grandchild), 5000, `grandchild ${tree.grandchild} to die`);
+        });
+      }
+    }
+  });
+}

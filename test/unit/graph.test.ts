@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { OrchestratorError } from '../../src/errors.ts';
+import { validateGraph } from '../../src/scheduler/graph.ts';
+
+type Spec = Record<string, { dependsOn?: string[]; blocks?: string[] }>;
+
+function graph(spec: Spec) {
+  const nodes = new Map<string, { options: { dependsOn: string[]; blocks: string[] } }>();
+  for (const [name, { dependsOn = [], blocks = [] }] of Object.entries(spec)) {
+    nodes.set(name, { options: { dependsOn, blocks } });
+  }
+  return nodes;
+}
+
+function check(spec: Spec, names: string[] = Object.keys(spec)): void {
+  validateGraph(graph(spec), names);
+}
+
+function expectCode(fn: () => void, code: string, includes: string[]): void {
+  assert.throws(fn, (error: unknown) => {
+    assert.ok(error instanceof OrchestratorError, 'an OrchestratorError');
+    assert.equal(error.code, code);
+    for (const part of includes)
+      assert.ok(error.message.includes(part), `"${error.message}" lacks "${part}"`);
+    return true;
+  });
+}
+
+describe('validateGraph', () => {
+  it('accepts an empty graph, independent workers and chains', () => {
+    check({});
+    check({ a: {}, b: {} });
+    check({ a: { dependsOn: ['b'] }, b: { dependsOn: ['c'] }, c: {} });
+  });
+
+  it('accepts diamonds', () => {
+    check({
+      top: { dependsOn: ['left', 'right'] },
+      left: { dependsOn: ['bottom'] },
+      right: { dependsOn: ['bottom'] },
+      bottom: {},
+    });
+  });
+
+  it('accepts mutual blocks (exclusion is not a dependency)', () => {
+    check({ a: { blocks: ['b'] }, b: { blocks: ['a'] } });
+  });
+
+  it('refuses unknown names in dependsOn', () => {
+    expectCode(() => check({ a: { dependsOn: ['ghost'] } }), 'ERR_UNKNOWN_DEPENDENCY', ['a', 'ghost']);
+  });
+
+  it('refuses unknown names in blocks', () => {
+    expectCode(() => check({ a: {}, b: { blocks: ['a', 'phantom'] } }), 'ERR_UNKNOWN_DEPENDENCY', [
+      'b',
+      'phantom',
+    ]);
+  });
+
+  it('refuses a self-dependency', () => {
+    expectCode(() => check({ a: { dependsOn: ['a'] } }), 'ERR_DEPENDENCY_CYCLE', ['a -> a']);
+  });
+
+  it('refuses a 2-cycle, listing it', () => {
+    expectCode(() => check({ a: { dependsOn: ['b'] }, b: { dependsOn: ['a'] } }), 'ERR_DEPENDENCY_CYCLE', [
+      'a -> b -> a',
+    ]);
+  });
+
+  it('refuses a 3-cycle, listing it', () => {
+    expectCode(
+      () => check({ a: { dependsOn: ['b'] }, b: { dependsOn: ['c'] }, c: { dependsOn: ['a'] } }),
+      'ERR_DEPENDENCY_CYCLE',
+      ['a -> b -> c -> a'],
+    );
+  });
+
+  it('lists only the cycle, not the path that led into it', () => {
+    expectCode(
+      () => check({ x: { dependsOn: ['a'] }, a: { dependsOn: ['b'] }, b: { dependsOn: ['a'] } }),
+      'ERR_DEPENDENCY_CYCLE',
+      ['a -> b -> a'],
+    );
+    assert.throws(
+      () => check({ x: { dependsOn: ['a'] }, a: { dependsOn: ['b'] }, b: { dependsOn: ['a'] } }),
+      (error: Error) => !error.message.includes('x ->'),
+    );
+  });
+
+  it('checks only the given names for unknown references, but follows dependencies for cycles', () => {
+    const spec: Spec = { ok: { dependsOn: ['a'] }, a: {}, bad: { dependsOn: ['ghost'] } };
+    check(spec, ['ok', 'a']);
+    expectCode(() => check(spec, ['bad']), 'ERR_UNKNOWN_DEPENDENCY', ['ghost']);
+    const cyclic: Spec = { n: { dependsOn: ['a'] }, a: { dependsOn: ['b'] }, b: { dependsOn: ['a'] } };
+    expectCode(() => check(cyclic, ['n']), 'ERR_DEPENDENCY_CYCLE', ['a -> b -> a']);
+  });
+});
