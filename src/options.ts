@@ -5,39 +5,17 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { Cron } from 'croner';
 import { OrchestratorError } from './errors.ts';
+
+export type { ResolvedWorkerOptions };
+
 import {
-  type Isolation,
   JobPriority,
   type OrchestratorOptions,
+  type ResolvedWorkerOptions,
   WorkerExecutionMode,
   type WorkerFn,
   type WorkerOptions,
 } from './types.ts';
-
-/** A worker's options after validation: every field has its value. */
-export interface ResolvedWorkerOptions {
-  executionMode: WorkerExecutionMode;
-  intervalSeconds: number;
-  cron: string | undefined;
-  timeoutSeconds: number;
-  maxRetries: number;
-  retryDelayMs: number;
-  priority: JobPriority;
-  maxConsecutiveFailures: number;
-  breakerCooldownSeconds: number | null;
-  dependsOn: readonly string[];
-  blocks: readonly string[];
-  isolation: Isolation;
-  concurrency: number;
-  maxQueue: number;
-  memoryLimitMb: number | undefined;
-  heartbeatTimeoutSeconds: number | undefined;
-  killGraceMs: number;
-  env: Readonly<Record<string, string>> | undefined;
-  execArgv: readonly string[] | undefined;
-  recycleAfterRuns: number | undefined;
-  idleTimeoutSeconds: number;
-}
 
 /** What runs: a function in the host, or a module file. */
 export type WorkerSource = { kind: 'function'; fn: WorkerFn } | { kind: 'module'; path: string };

@@ -4,20 +4,16 @@ import type { Logger } from 'pino';
 import { Attempt, type AttemptOutcome } from './attempt.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
 import { DeadLetterQueue } from './dead-letters.ts';
-import { describeError, type FailureReason, isNonRetryable, OrchestratorError, RunError } from './errors.ts';
+import { describeError, OrchestratorError, RunError } from './errors.ts';
 import type { OrchestratorEventName, OrchestratorEvents, OrchestratorListener } from './events.ts';
-import { type Probe, Sampler } from './health/sampler.ts';
-import { moduleLoader } from './isolation/execute.ts';
-import { InlineSandbox } from './isolation/inline.ts';
-import { SandboxPool } from './isolation/pool.ts';
-import { ProcessSandbox } from './isolation/process.ts';
+import { HealthMonitor } from './health/monitor.ts';
+import { createPool } from './isolation/factory.ts';
 import type { AttemptTask } from './isolation/protocol.ts';
 import { Reaper } from './isolation/reaper.ts';
 import type { Sandbox } from './isolation/sandbox.ts';
-import { ThreadSandbox } from './isolation/thread.ts';
 import { resolveLogger } from './logger.ts';
 import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWorker } from './options.ts';
-import { backoffDelay } from './retry.ts';
+import { backoffDelay, shouldRetry } from './retry.ts';
 import { isRequested, type Run, type RunOrigin, type RunOutcome } from './run.ts';
 import { canStart, pipelineDue } from './scheduler/gates.ts';
 import { validateGraph } from './scheduler/graph.ts';
@@ -38,9 +34,6 @@ import {
 import { WorkerRecord } from './worker-record.ts';
 
 type State = 'stopped' | 'running' | 'stopping';
-
-/** Reasons that end a run at once: another attempt would fail the same way, or nobody wants it. */
-const FINAL_REASONS: ReadonlySet<FailureReason> = new Set(['load', 'aborted']);
 
 interface StopTracker {
   completed: string[];
@@ -74,7 +67,7 @@ export class WorkerOrchestrator extends EventEmitter {
   readonly #ready = new ReadyQueue();
   readonly #timers: TimerQueue<WorkerRecord>;
   readonly #reaper = new Reaper();
-  readonly #sampler = new Sampler();
+  readonly #health: HealthMonitor;
   readonly #runsInFlight = new Set<Run>();
   readonly #attempts = new Map<Attempt, Run>();
   readonly #deadLetters: DeadLetterQueue;
@@ -86,7 +79,6 @@ export class WorkerOrchestrator extends EventEmitter {
   #stopping: Promise<StopReport> | undefined;
   #stopTracker: StopTracker | undefined;
   #whenIdle: (() => void) | undefined;
-  #sampleTimer: TimerHandle | undefined;
 
   constructor(options: OrchestratorOptions = {}) {
     super();
@@ -94,6 +86,12 @@ export class WorkerOrchestrator extends EventEmitter {
     this.#clock = options.clock ?? systemClock;
     this.#log = resolveLogger(options.logger);
     this.#timers = new TimerQueue(this.#clock, (worker) => this.#onDue(worker));
+    this.#health = new HealthMonitor({
+      enabled: this.#options.enableHealthChecks,
+      sampleMs: this.#options.healthSampleMs,
+      clock: this.#clock,
+      active: () => [...this.#attempts].map(([attempt, run]) => [attempt, run.worker]),
+    });
     this.#deadLetters = new DeadLetterQueue(
       (entry) => this.#replay(entry),
       this.#options.maxDeadLetters,
@@ -139,6 +137,7 @@ export class WorkerOrchestrator extends EventEmitter {
     if (this.#state === 'running') return;
     validateGraph(this.#workers, this.#workers.keys());
     this.#link();
+    this.#health.reopen();
     this.#state = 'running';
     for (const worker of this.#workers.values()) this.#activate(worker);
     this.#timers.start();
@@ -462,7 +461,12 @@ export class WorkerOrchestrator extends EventEmitter {
     run.attempt++;
     run.state = 'running';
     this.#attemptsInFlight++;
-    worker.pool ??= this.#createPool(worker);
+    worker.pool ??= createPool(worker, {
+      clock: this.#clock,
+      logger: this.#log,
+      reaper: this.#reaper,
+      heapReportMs: this.#options.enableHealthChecks ? this.#options.healthSampleMs : 0,
+    });
     const sandbox = worker.pool.acquire();
     const { heartbeatTimeoutSeconds, timeoutSeconds } = worker.options;
     const heartbeatTimeoutMs =
@@ -487,7 +491,7 @@ export class WorkerOrchestrator extends EventEmitter {
     run.current = attempt;
     if (!attempt.settled) {
       this.#attempts.set(attempt, run);
-      if (sandbox.kind !== 'inline') this.#ensureSampling();
+      if (sandbox.probe !== undefined) this.#health.wake();
     }
   }
 
@@ -509,11 +513,7 @@ export class WorkerOrchestrator extends EventEmitter {
     } else {
       if (outcome.reason === 'timeout') worker.totals.timeouts++;
       if (outcome.reason === 'crash') worker.totals.crashes++;
-      const willRetry =
-        !FINAL_REASONS.has(outcome.reason) &&
-        !isNonRetryable(outcome.error) &&
-        run.attempt <= worker.options.maxRetries &&
-        this.#state !== 'stopped';
+      const willRetry = shouldRetry(outcome.reason, outcome.error, run.attempt, worker.options.maxRetries);
       this.#log.warn(
         { worker: worker.name, runId: run.id, attempt: run.attempt, reason: outcome.reason, willRetry },
         `attempt failed: ${outcome.error.message}`,
@@ -691,117 +691,6 @@ export class WorkerOrchestrator extends EventEmitter {
     }
   }
 
-  #createPool(worker: WorkerRecord): SandboxPool {
-    const { options, source } = worker;
-    if (options.isolation === 'inline') {
-      const load = source.kind === 'function' ? () => Promise.resolve(source.fn) : moduleLoader(source.path);
-      return new SandboxPool(
-        () => new InlineSandbox(load, () => worker.staticConfig()),
-        { recycleAfterRuns: undefined, idleTimeoutMs: Number.POSITIVE_INFINITY },
-        this.#clock,
-      );
-    }
-    const modulePath = source.kind === 'module' ? source.path : '';
-    const poolOptions = {
-      recycleAfterRuns: options.recycleAfterRuns,
-      idleTimeoutMs: options.idleTimeoutSeconds * 1000,
-    };
-    const log = this.#log.child({ worker: worker.name });
-    if (options.isolation === 'thread') {
-      return new SandboxPool(
-        () =>
-          new ThreadSandbox({
-            modulePath,
-            execArgv: options.execArgv,
-            memoryLimitMb: options.memoryLimitMb,
-            heapReportMs: this.#options.enableHealthChecks ? this.#options.healthSampleMs : 0,
-            onStrayError: (error) =>
-              log.warn(
-                { err: error },
-                'a thread died on an error thrown outside any run; it will be replaced',
-              ),
-          }),
-        poolOptions,
-        this.#clock,
-      );
-    }
-    return new SandboxPool(
-      () =>
-        new ProcessSandbox({
-          modulePath,
-          execArgv: options.execArgv,
-          env: options.env,
-          killGraceMs: options.killGraceMs,
-          reaper: this.#reaper,
-          onOutput: (stream, line) =>
-            stream === 'stderr' ? log.warn({ stream }, line) : log.info({ stream }, line),
-          onOutputDropped: (stream, count) =>
-            log.warn({ stream, count }, 'output lines dropped (flood limit)'),
-        }),
-      poolOptions,
-      this.#clock,
-    );
-  }
-
-  // ---------------------------------------------------------------- health
-
-  #ensureSampling(): void {
-    if (this.#sampleTimer !== undefined) return;
-    const tick = () => {
-      this.#sampleTimer = undefined;
-      const active = [...this.#attempts.keys()].filter((a) => a.sandbox.kind !== 'inline');
-      if (active.length === 0) return;
-      void this.#sample(active).finally(() => {
-        if (this.#attempts.size > 0 && this.#state !== 'stopped') this.#ensureSampling();
-      });
-    };
-    this.#sampleTimer = this.#clock.setTimeout(tick, this.#options.healthSampleMs);
-    (this.#sampleTimer as { unref?: () => void }).unref?.();
-  }
-
-  async #sample(active: Attempt[]): Promise<void> {
-    const needed = active.filter((attempt) => this.#options.enableHealthChecks || this.#hasRssLimit(attempt));
-    const probes = new Map<Probe, Attempt>();
-    for (const attempt of needed) probes.set(attempt.sandbox as unknown as Probe, attempt);
-    const readings = await this.#sampler.read([...probes.keys()]);
-    const perWorker = new Map<WorkerRecord, { cpuPercent: number; memoryBytes: number }>();
-    const sampledAt = new Date(this.#clock.now()).toISOString();
-    for (const [probe, reading] of readings) {
-      const attempt = probes.get(probe) as Attempt;
-      const run = this.#runOf(attempt);
-      if (run === undefined || attempt.settled) continue;
-      const worker = run.worker;
-      const limitMb = worker.options.memoryLimitMb;
-      if (probe.kind === 'process' && limitMb !== undefined && reading.memoryBytes > limitMb * 1024 * 1024) {
-        attempt.cancel(
-          'memory',
-          new Error(`RSS ${Math.round(reading.memoryBytes / 1048576)} MiB passed memoryLimitMb ${limitMb}`),
-        );
-      }
-      if (!this.#options.enableHealthChecks) continue;
-      const sum = perWorker.get(worker) ?? { cpuPercent: 0, memoryBytes: 0 };
-      sum.cpuPercent += reading.cpuPercent;
-      sum.memoryBytes += reading.memoryBytes;
-      perWorker.set(worker, sum);
-    }
-    for (const [worker, sum] of perWorker) {
-      worker.resources = {
-        cpuPercent: Math.round(sum.cpuPercent * 10) / 10,
-        memoryBytes: sum.memoryBytes,
-        sampledAt,
-      };
-    }
-  }
-
-  #hasRssLimit(attempt: Attempt): boolean {
-    const run = this.#runOf(attempt);
-    return attempt.sandbox.kind === 'process' && run?.worker.options.memoryLimitMb !== undefined;
-  }
-
-  #runOf(attempt: Attempt): Run | undefined {
-    return this.#attempts.get(attempt);
-  }
-
   // ---------------------------------------------------------------- stop
 
   async #stop(): Promise<StopReport> {
@@ -851,9 +740,7 @@ export class WorkerOrchestrator extends EventEmitter {
 
     await Promise.all([...this.#workers.values()].map((worker) => worker.pool?.closeAll()));
     for (const worker of this.#workers.values()) worker.pool = undefined;
-    if (this.#sampleTimer !== undefined) this.#clock.clearTimeout(this.#sampleTimer);
-    this.#sampleTimer = undefined;
-    await this.#sampler.close();
+    await this.#health.close();
     await this.#reaper.close();
 
     this.#stopTracker = undefined;

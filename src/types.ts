@@ -86,9 +86,8 @@ export interface WorkerOptions {
   idleTimeoutSeconds?: number;
 }
 
-/** The options of a worker resolved to their values, and its runtime state. */
-export interface WorkerConfig {
-  name: string;
+/** A worker's options after validation: every field has its value. */
+export interface ResolvedWorkerOptions {
   executionMode: WorkerExecutionMode;
   intervalSeconds: number;
   cron: string | undefined;
@@ -101,8 +100,6 @@ export interface WorkerConfig {
   dependsOn: readonly string[];
   blocks: readonly string[];
   isolation: Isolation;
-  /** The module of an isolated worker (absolute path); `undefined` for a function. */
-  modulePath: string | undefined;
   concurrency: number;
   maxQueue: number;
   memoryLimitMb: number | undefined;
@@ -112,6 +109,13 @@ export interface WorkerConfig {
   execArgv: readonly string[] | undefined;
   recycleAfterRuns: number | undefined;
   idleTimeoutSeconds: number;
+}
+
+/** The options of a worker resolved to their values, and its runtime state. */
+export interface WorkerConfig extends ResolvedWorkerOptions {
+  name: string;
+  /** The module of an isolated worker (absolute path); `undefined` for a function. */
+  modulePath: string | undefined;
   isEnabled: boolean;
   isRunning: boolean;
   consecutiveFailures: number;

@@ -1,9 +1,5 @@
 import pidusage from 'pidusage';
-
-/** A sandbox as the sampler sees it: a thread (utilisation and heap) or a process (its pid). */
-export type Probe =
-  | { kind: 'thread'; utilization(): number | undefined; readonly heapUsed: number | undefined }
-  | { kind: 'process'; readonly pid: number | undefined };
+import type { Probe } from '../isolation/sandbox.ts';
 
 export interface Reading {
   cpuPercent: number;

@@ -8,6 +8,7 @@ import type { AttemptHooks, Sandbox, SandboxOutcome } from './sandbox.ts';
  */
 export class InlineSandbox implements Sandbox {
   readonly kind = 'inline';
+  readonly probe = undefined;
   #runs = 0;
   #usable = true;
   #controller: AbortController | undefined;

@@ -32,6 +32,7 @@ interface Current {
  */
 export class ProcessSandbox implements Sandbox, ProcessProbe {
   readonly kind = 'process';
+  readonly probe = this;
   #runs = 0;
   #usable = true;
   #exited = false;

@@ -19,6 +19,8 @@ export type SandboxOutcome =
  */
 export interface Sandbox {
   readonly kind: 'inline' | 'thread' | 'process';
+  /** What the health sampler reads; undefined for an inline sandbox (nothing to measure apart). */
+  readonly probe: Probe | undefined;
   /** Attempts handed to it so far. */
   readonly runs: number;
   /** False once it crashed, was terminated or closed: it takes no more attempts. */
@@ -33,15 +35,20 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-/** What the health sampler can read from a thread sandbox. */
+/** What the health sampler can read from a sandbox. */
+export type Probe = ThreadProbe | ProcessProbe;
+
+/** A thread: event-loop utilisation and the heap use it reports. */
 export interface ThreadProbe {
+  readonly kind: 'thread';
   /** Event-loop utilisation since the previous call, 0..1; undefined before the thread exists. */
   utilization(): number | undefined;
   /** Last heap use the thread reported, in bytes. */
   readonly heapUsed: number | undefined;
 }
 
-/** What the health sampler can read from a process sandbox. */
+/** A process: its pid, for pidusage. */
 export interface ProcessProbe {
+  readonly kind: 'process';
   readonly pid: number | undefined;
 }

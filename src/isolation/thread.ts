@@ -27,6 +27,7 @@ export interface ThreadSandboxOptions {
  */
 export class ThreadSandbox implements Sandbox, ThreadProbe {
   readonly kind = 'thread';
+  readonly probe = this;
   #runs = 0;
   #usable = true;
   #heapUsed: number | undefined;

@@ -10,6 +10,7 @@ const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** A sandbox whose attempt ends when the test says so. */
 class FakeSandbox implements Sandbox {
   readonly kind = 'thread' as const;
+  readonly probe = undefined;
   runs = 0;
   usable = true;
   hooks: AttemptHooks | undefined;
