@@ -3,8 +3,8 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
-import { Cron } from 'croner';
 import { OrchestratorError } from './errors.ts';
+import { parseCron } from './scheduler/schedule.ts';
 
 export type { ResolvedWorkerOptions };
 
@@ -271,7 +271,7 @@ function validateCron(where: string, pattern: unknown): string {
     throw invalid(where, 'cron', 'a cron pattern of 5 or 6 fields', pattern);
   }
   try {
-    new Cron(pattern, { paused: true }).stop();
+    parseCron(pattern);
   } catch (error) {
     throw invalid(where, 'cron', `a valid cron pattern (${(error as Error).message})`, pattern);
   }

@@ -16,8 +16,24 @@ export function intervalSchedule(intervalSeconds: number): Schedule {
   };
 }
 
+/**
+ * Parsed patterns, shared: a croner instance holds tens of kilobytes, and many workers share a few
+ * patterns. Instances are never started, only asked for their next time, so sharing is safe.
+ */
+const parsed = new Map<string, Cron>();
+
+/** Parses (once) a cron pattern; throws croner's error for an invalid one. */
+export function parseCron(pattern: string): Cron {
+  let cron = parsed.get(pattern);
+  if (cron === undefined) {
+    cron = new Cron(pattern, { paused: true });
+    parsed.set(pattern, cron);
+  }
+  return cron;
+}
+
 export function cronSchedule(pattern: string): Schedule {
-  const cron = new Cron(pattern, { paused: true });
+  const cron = parseCron(pattern);
   const after = (t: number) => cron.nextRun(new Date(t))?.getTime() ?? Infinity;
   return {
     first: (now) => after(now),

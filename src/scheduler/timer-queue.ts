@@ -4,21 +4,21 @@ import { Heap } from './heap.ts';
 interface Entry<K> {
   at: number;
   key: K;
-  token: number;
 }
 
 /**
- * Due times of many keys behind one timer. Re-scheduling a key invalidates its previous entry lazily
- * (a token per key), so there is no O(n) scan or removal: 100,000 idle workers cost one heap entry each.
+ * Due times of many keys behind one timer. Re-scheduling a key replaces its entry in a map and leaves
+ * the old heap entry to be skipped when it surfaces, so there is no O(n) scan or removal: 100,000 idle
+ * workers cost one heap entry and one map entry each, and one timer in all.
  */
 export class TimerQueue<K> {
   readonly #heap = new Heap<Entry<K>>((a, b) => a.at < b.at);
-  readonly #tokens = new Map<K, number>();
+  /** The live entry of each scheduled key; a heap entry not found here is stale. */
+  readonly #live = new Map<K, Entry<K>>();
   readonly #clock: Clock;
   readonly #onDue: (key: K) => void;
   #timer: TimerHandle | undefined;
-  #timerAt = Infinity;
-  #nextToken = 1;
+  #timerAt = Number.POSITIVE_INFINITY;
   #active = false;
 
   constructor(clock: Clock, onDue: (key: K) => void) {
@@ -28,23 +28,19 @@ export class TimerQueue<K> {
 
   /** Due time of `key`, if scheduled. */
   dueAt(key: K): number | undefined {
-    return this.#due.get(key);
+    return this.#live.get(key)?.at;
   }
-
-  readonly #due = new Map<K, number>();
 
   /** (Re)schedules `key` at `at` (epoch ms), replacing any earlier time. */
   schedule(key: K, at: number): void {
-    const token = this.#nextToken++;
-    this.#tokens.set(key, token);
-    this.#due.set(key, at);
-    this.#heap.push({ at, key, token });
+    const entry = { at, key };
+    this.#live.set(key, entry);
+    this.#heap.push(entry);
     if (this.#active && at < this.#timerAt) this.#arm();
   }
 
   cancel(key: K): void {
-    this.#tokens.delete(key);
-    this.#due.delete(key);
+    this.#live.delete(key);
   }
 
   /** Starts firing due keys. */
@@ -62,20 +58,23 @@ export class TimerQueue<K> {
   clear(): void {
     this.pause();
     this.#heap.clear();
-    this.#tokens.clear();
-    this.#due.clear();
+    this.#live.clear();
+  }
+
+  #isLive(entry: Entry<K>): boolean {
+    return this.#live.get(entry.key) === entry;
   }
 
   #disarm(): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#timerAt = Infinity;
+    this.#timerAt = Number.POSITIVE_INFINITY;
   }
 
   #arm(): void {
     this.#disarm();
     let top = this.#heap.peek();
-    while (top !== undefined && this.#tokens.get(top.key) !== top.token) {
+    while (top !== undefined && !this.#isLive(top)) {
       this.#heap.pop();
       top = this.#heap.peek();
     }
@@ -86,15 +85,14 @@ export class TimerQueue<K> {
 
   #fire(): void {
     this.#timer = undefined;
-    this.#timerAt = Infinity;
+    this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
     for (;;) {
       const top = this.#heap.peek();
       if (top === undefined || top.at > now) break;
       this.#heap.pop();
-      if (this.#tokens.get(top.key) !== top.token) continue;
-      this.#tokens.delete(top.key);
-      this.#due.delete(top.key);
+      if (!this.#isLive(top)) continue;
+      this.#live.delete(top.key);
       this.#onDue(top.key);
       if (!this.#active) return;
     }

@@ -1,0 +1,68 @@
+// `npm start` must work as the README says: the demo runs its example workers (each of workers/),
+// stops gracefully, prints its summary, exits 0 on its own and leaves no process behind.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Pids of live processes whose command line mentions corral's child runtime or its reaper. */
+function sandboxPidsOf(hostPid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields[0] === 'Z' || Number(fields[1]) !== hostPid) continue;
+      out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+it('npm start runs the demo, exits 0 and leaves nothing running', { timeout: 90_000 }, async () => {
+  const demo = spawn(process.execPath, ['--import', 'tsx', 'workers/demo.ts'], {
+    cwd: root,
+    env: { ...process.env, CORRAL_DEMO_SECONDS: '7' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  demo.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  demo.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const seen = new Set<number>();
+  const watch = setInterval(() => {
+    if (demo.pid !== undefined) for (const pid of sandboxPidsOf(demo.pid)) seen.add(pid);
+  }, 100);
+  const code = await new Promise<number | null>((resolve) => demo.on('exit', (c) => resolve(c)));
+  clearInterval(watch);
+
+  assert.equal(code, 0, `demo exited with ${code}; stderr:\n${stderr}`);
+  assert.doesNotMatch(stderr, /still busy/, 'the event loop drained by itself after stop()');
+  assert.match(stdout, /summary after/);
+  for (const worker of ['primes', 'hash', 'flaky-api', 'hang', 'leak', 'fetch', 'process', 'cleanup']) {
+    assert.match(stdout, new RegExp(`\\b${worker}\\b`), `${worker} appears in the table`);
+  }
+  // The pipeline ran (process is triggered by fetch) and the hanging worker was killed by its timeout.
+  assert.match(stdout, /OK {5}process: aggregated/);
+  assert.match(stdout, /hang \(attempt 1, timeout/);
+  assert.ok(seen.size > 0, 'the demo started child processes');
+  const survivors = [...seen].filter((pid) => {
+    try {
+      const state = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return state.slice(state.lastIndexOf(')') + 2)[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(survivors, [], 'no child of the demo outlives it');
+});
