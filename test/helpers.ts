@@ -1,12 +1,27 @@
 /**
- * Small, general helpers shared by the test suites: fixture paths, polling, and process checks
- * read from /proc (Linux).
+ * Small, general helpers shared by the test suites: fixture paths, polling, process checks read from
+ * /proc (Linux), orchestrator set-up with clean-up, and assertions on the errors the library throws.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import {
+  type FailureReason,
+  OrchestratorError,
+  type OrchestratorOptions,
+  RunError,
+  WorkerExecutionMode,
+  type WorkerOptions,
+  WorkerOrchestrator,
+} from '../src/index.ts';
+import { resolveWorker } from '../src/options.ts';
+import type { Run, RunOrigin } from '../src/run.ts';
+import { WorkerRecord } from '../src/worker-record.ts';
 
 const fixturesDir = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -118,6 +133,40 @@ export function tmpFile(suffix = ''): string {
   return join(tmpDir, `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}${suffix}`);
 }
 
+/** A worker module written for a test (fixtures cannot be changed): `source` is its code; returns its path. */
+export function tmpModule(source: string): string {
+  const file = tmpFile('.mjs');
+  writeFileSync(file, source);
+  return file;
+}
+
+/** The pids spawn-grandchild.mjs writes to its pidFile: its own and its grandchild's. */
+export interface PidTree {
+  child: number;
+  grandchild: number;
+}
+
+/** The PidTree spawn-grandchild.mjs wrote to `file`, or undefined until it is complete. */
+export function readPidTree(file: string): PidTree | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const pids = JSON.parse(readFileSync(file, 'utf8')) as PidTree;
+    return Number.isInteger(pids.child) && Number.isInteger(pids.grandchild) ? pids : undefined;
+  } catch {
+    return undefined; // still being written
+  }
+}
+
+/** Cleanup only: SIGKILLs `pid`, a process a test started that the library failed to kill, if it lives. */
+export function killLeftover(pid: number): void {
+  if (!pidAlive(pid)) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 export type Settled<T = unknown> =
   | { ok: true; value: T; ms: number }
   | { ok: false; error: unknown; ms: number };
@@ -132,4 +181,128 @@ export function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
     (value) => ({ ok: true as const, value, ms: performance.now() - start }),
     (error: unknown) => ({ ok: false as const, error, ms: performance.now() - start }),
   );
+}
+
+/** A WorkerOrchestrator with `logger: false` plus `options`, stopped when the test ends (then `afterStop` runs). */
+export function useOrchestrator(
+  t: TestContext,
+  options: OrchestratorOptions = {},
+  afterStop?: () => void,
+): WorkerOrchestrator {
+  const orch = new WorkerOrchestrator({ logger: false, ...options });
+  t.after(async () => {
+    await orch.stop();
+    afterStop?.();
+  });
+  return orch;
+}
+
+/** A started useOrchestrator whose stop() must leave no child process (nor, with `threads`, thread) behind. */
+export async function useIsolatedOrchestrator(
+  t: TestContext,
+  options: OrchestratorOptions = {},
+  { threads = true } = {},
+): Promise<{ orch: WorkerOrchestrator; threadsBefore: number }> {
+  // Start libuv's thread pool first, so that the thread count only moves with the orchestrator's threads.
+  if (threads) await readFile(fixture('echo.mjs'));
+  const threadsBefore = threadCount();
+  const before = new Set(spawnedChildren());
+  const orch = useOrchestrator(t, options, () => {
+    const left = spawnedChildren().filter((pid) => !before.has(pid));
+    assert.deepEqual(left, [], 'no child process of the orchestrator is left after stop()');
+    if (threads)
+      assert.ok(threadCount() <= threadsBefore, 'no thread of the orchestrator is left after stop()');
+  });
+  await orch.start();
+  return { orch, threadsBefore };
+}
+
+/** The two isolations the isolation suites run every test in. */
+export type Isolation = 'thread' | 'process';
+
+/** Registers a TRIGGERED module worker in `isolation` (timeoutSeconds 30, retryDelayMs 10, then `options`). */
+export function registerIsolated(
+  orch: WorkerOrchestrator,
+  name: string,
+  file: string,
+  isolation: Isolation,
+  options: WorkerOptions = {},
+): void {
+  orch.registerWorker(name, file, {
+    executionMode: WorkerExecutionMode.TRIGGERED,
+    isolation,
+    timeoutSeconds: 30,
+    retryDelayMs: 10,
+    ...options,
+  });
+}
+
+/** The RunError a settled run failed with (asserting that it failed with one). */
+export function runError(outcome: Settled): RunError {
+  assert.equal(outcome.ok, false, `the run should fail, it returned ${JSON.stringify(outcome)}`);
+  const error = (outcome as { error: unknown }).error;
+  assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
+  return error;
+}
+
+/** Asserts the failure reason of `error` and, if given, its number of attempts. */
+export function assertReason(error: RunError, reason: FailureReason, attempts?: number): void {
+  assert.equal(error.reason, reason, `reason (message: ${error.message})`);
+  if (attempts !== undefined) assert.equal(error.attempts, attempts, 'attempts');
+}
+
+/** For assert.throws/rejects: an OrchestratorError with `code` whose message names every `inMessage`. */
+export function isCode(code: string, ...inMessage: string[]) {
+  return (error: unknown) => {
+    assert.ok(error instanceof OrchestratorError, `expected an OrchestratorError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    for (const text of inMessage) {
+      assert.ok(error.message.includes(text), `message "${error.message}" does not name ${text}`);
+    }
+    return true;
+  };
+}
+
+/** For assert.rejects: a RunError with `reason` and, if given, that number of attempts. */
+export function isRunError(reason: string, attempts?: number) {
+  return (error: unknown) => {
+    assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
+    assert.equal(error.reason, reason);
+    if (attempts !== undefined) assert.equal(error.attempts, attempts);
+    return true;
+  };
+}
+
+/** A gate a worker waits on: `open()` lets every waiting run finish. */
+export function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
+}
+
+/** Unit tests: a WorkerRecord for an inline no-op worker with `options` resolved as registerWorker would. */
+export function makeWorker(name: string, options: WorkerOptions = {}): WorkerRecord {
+  const fn = () => undefined;
+  return new WorkerRecord(name, { kind: 'function', fn }, resolveWorker(name, fn, options).options);
+}
+
+/** Unit tests: a fresh queued Run of `worker` numbered `seq`, with `origin`. */
+export function makeRun(worker: WorkerRecord, seq = 1, origin: RunOrigin = 'run'): Run {
+  return {
+    id: `${worker.name}#${seq}`,
+    worker,
+    payload: undefined,
+    origin,
+    seq,
+    attempt: 0,
+    state: 'queued',
+    queued: false,
+    current: undefined,
+    backoffTimer: undefined,
+    replayOf: undefined,
+    settle: undefined,
+    detachSignal: undefined,
+  };
 }

@@ -3,68 +3,17 @@
  * sandbox reuse. DESIGN 1.3, 1.6, 2.6; decisions: failure reasons.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type FailureReason,
-  type OrchestratorOptions,
-  RunError,
-  WorkerExecutionMode,
-  type WorkerOptions,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
-import { fixture, settle, spawnedChildren, tmpFile } from '../helpers.ts';
-
-type Isolation = 'thread' | 'process';
-
-async function harness(t: TestContext, options: OrchestratorOptions = {}): Promise<WorkerOrchestrator> {
-  const before = new Set(spawnedChildren());
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(async () => {
-    await orch.stop();
-    const left = spawnedChildren().filter((pid) => !before.has(pid));
-    assert.deepEqual(left, [], 'no child process of the orchestrator is left after stop()');
-  });
-  await orch.start();
-  return orch;
-}
-
-function register(
-  orch: WorkerOrchestrator,
-  name: string,
-  file: string,
-  isolation: Isolation,
-  options: WorkerOptions = {},
-): void {
-  orch.registerWorker(name, file, {
-    executionMode: WorkerExecutionMode.TRIGGERED,
-    isolation,
-    timeoutSeconds: 30,
-    retryDelayMs: 10,
-    ...options,
-  });
-}
-
-async function runError(promise: Promise<unknown>): Promise<RunError> {
-  const outcome = await settle(promise);
-  assert.equal(outcome.ok, false, `the run should fail, it returned ${JSON.stringify(outcome)}`);
-  const error = (outcome as { error: unknown }).error;
-  assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
-  return error;
-}
-
-function assertReason(error: RunError, reason: FailureReason, attempts?: number): void {
-  assert.equal(error.reason, reason, `reason (message: ${error.message})`);
-  if (attempts !== undefined) assert.equal(error.attempts, attempts, 'attempts');
-}
-
-/** A worker module written for these tests (fixtures cannot be changed): `source` is its code. */
-function tmpModule(source: string): string {
-  const file = tmpFile('.mjs');
-  writeFileSync(file, source);
-  return file;
-}
+  assertReason,
+  fixture,
+  registerIsolated,
+  runError,
+  settle,
+  tmpModule,
+  useIsolatedOrchestrator,
+} from '../helpers.ts';
 
 const probeModule = tmpModule(`
 import { isMainThread, threadId } from 'node:worker_threads';
@@ -112,8 +61,8 @@ for (const isolation of ['thread', 'process'] as const) {
   describe(`isolation: ${isolation}`, () => {
     // ------------------------------------------------------------------ 1. round trip
     it('echo round-trip: run() resolves with the value; payload, attempt and name reach the worker', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'echo', fixture('echo.mjs'), isolation);
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'echo', fixture('echo.mjs'), isolation);
       const payload = { n: 1, list: [1, 'two', { three: 3 }], text: 'héllo' };
       const result = (await orch.run('echo', payload)) as Record<string, unknown>;
       assert.deepEqual(result.payload, payload);
@@ -132,8 +81,8 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('ctx.config (name, timeoutSeconds, isolation), ctx.signal and ctx.heartbeat are visible in the worker', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'probe', probeModule, isolation, { timeoutSeconds: 17 });
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'probe', probeModule, isolation, { timeoutSeconds: 17 });
       const result = (await orch.run('probe', 'p')) as Record<string, unknown>;
       assert.equal(result.payload, 'p');
       assert.equal(result.name, 'probe');
@@ -151,8 +100,8 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('the sandbox is reused across runs (same thread / same pid)', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'probe', probeModule, isolation);
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'probe', probeModule, isolation);
       const first = (await orch.run('probe')) as Where & { isMainThread: boolean };
       const second = (await orch.run('probe')) as Where;
       assert.equal(second.pid, first.pid);
@@ -162,16 +111,16 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('a CommonJS module (module.exports) works', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'cjs', fixture('echo.cjs'), isolation);
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'cjs', fixture('echo.cjs'), isolation);
       assert.deepEqual(await orch.run('cjs', { a: 1 }), { payload: { a: 1 }, cjs: true });
     });
 
     // ------------------------------------------------------------------ 2. errors
     it("throw: reason 'error', attempts = maxRetries + 1, cause keeps code 'E_BOOM'", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'throw', fixture('throw.mjs'), isolation, { maxRetries: 2 });
-      const error = await runError(orch.run('throw'));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'throw', fixture('throw.mjs'), isolation, { maxRetries: 2 });
+      const error = runError(await settle(orch.run('throw')));
       assertReason(error, 'error', 3);
       assert.equal(error.worker, 'throw');
       const cause = error.cause as Error & { code?: unknown };
@@ -187,9 +136,9 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('throw-nonretryable: one attempt despite maxRetries 3', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'fatal', fixture('throw-nonretryable.mjs'), isolation, { maxRetries: 3 });
-      const error = await runError(orch.run('fatal'));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'fatal', fixture('throw-nonretryable.mjs'), isolation, { maxRetries: 3 });
+      const error = runError(await settle(orch.run('fatal')));
       assertReason(error, 'error', 1);
       const cause = error.cause as Error & { code?: unknown; retryable?: unknown };
       assert.equal(cause.code, 'E_FATAL');
@@ -198,9 +147,9 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it("custom-error: cause keeps name 'ValidationError', code and details", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'custom', fixture('custom-error.mjs'), isolation, { maxRetries: 0 });
-      const error = await runError(orch.run('custom'));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'custom', fixture('custom-error.mjs'), isolation, { maxRetries: 0 });
+      const error = runError(await settle(orch.run('custom')));
       assertReason(error, 'error', 1);
       const cause = error.cause as Error & { code?: unknown; details?: unknown };
       assert.equal(cause.name, 'ValidationError');
@@ -210,34 +159,34 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it("async-throw: a rejected promise is reason 'error'", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'async', fixture('async-throw.mjs'), isolation, { maxRetries: 1 });
-      const error = await runError(orch.run('async'));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'async', fixture('async-throw.mjs'), isolation, { maxRetries: 1 });
+      const error = runError(await settle(orch.run('async')));
       assertReason(error, 'error', 2);
       assert.equal((error.cause as Error).message, 'async boom');
     });
 
     // ------------------------------------------------------------------ 3. exit
     it("exit: reason 'crash', the exit code is kept in the message, totals.crashes counts it", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'exit', fixture('exit.mjs'), isolation, { maxRetries: 0 });
-      const error = await runError(orch.run('exit', { code: 7 }));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'exit', fixture('exit.mjs'), isolation, { maxRetries: 0 });
+      const error = runError(await settle(orch.run('exit', { code: 7 })));
       assertReason(error, 'crash', 1);
       assert.match((error.cause as Error).message, /\b7\b/, 'the cause names exit code 7');
       assert.match(error.message, /\b7\b/, 'the RunError message names exit code 7');
       assert.equal(orch.getStatus().workerStates.exit?.totals.crashes, 1);
 
-      const again = await runError(orch.run('exit'));
+      const again = runError(await settle(orch.run('exit')));
       assertReason(again, 'crash', 1);
       assert.match((again.cause as Error).message, /\b3\b/, 'the default exit code 3 is named');
       assert.equal(orch.getStatus().workerStates.exit?.totals.crashes, 2);
     });
 
     it('after a crash the next run of the same worker succeeds in a replaced sandbox', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'exiter', exitWhenAskedModule, isolation, { maxRetries: 0 });
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'exiter', exitWhenAskedModule, isolation, { maxRetries: 0 });
       const before = (await orch.run('exiter')) as Where;
-      const error = await runError(orch.run('exiter', { exit: 5 }));
+      const error = runError(await settle(orch.run('exiter', { exit: 5 })));
       assertReason(error, 'crash', 1);
       assert.match((error.cause as Error).message, /\b5\b/);
       const after = (await orch.run('exiter')) as Where;
@@ -250,26 +199,26 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('a crash retried: every attempt crashes, attempts = maxRetries + 1', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'exit', fixture('exit.mjs'), isolation, { maxRetries: 1 });
-      const error = await runError(orch.run('exit', { code: 9 }));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'exit', fixture('exit.mjs'), isolation, { maxRetries: 1 });
+      const error = runError(await settle(orch.run('exit', { code: 9 })));
       assertReason(error, 'crash', 2);
       assert.equal(orch.getStatus().workerStates.exit?.totals.crashes, 2);
     });
 
     // ------------------------------------------------------------------ 4. uncaught
     it("uncaught error thrown from a timer during the run: reason 'crash'", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'uncaught', fixture('uncaught.mjs'), isolation, { maxRetries: 0 });
-      const error = await runError(orch.run('uncaught'));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'uncaught', fixture('uncaught.mjs'), isolation, { maxRetries: 0 });
+      const error = runError(await settle(orch.run('uncaught')));
       assertReason(error, 'crash', 1);
       assert.equal(orch.getStatus().workerStates.uncaught?.totals.crashes, 1);
     });
 
     // ------------------------------------------------------------------ 11. stray timer
     it('stray-timer: an error thrown after a run ended does not fail a later, unrelated run', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'stray', fixture('stray-timer.mjs'), isolation, { maxRetries: 0 });
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'stray', fixture('stray-timer.mjs'), isolation, { maxRetries: 0 });
       assert.equal(await orch.run('stray'), 'ok');
       await sleep(200); // let the stray timer (20 ms) fire while the sandbox is idle
       assert.equal(await orch.run('stray', { delayMs: 5000 }), 'ok');
@@ -280,22 +229,22 @@ for (const isolation of ['thread', 'process'] as const) {
 
     // ------------------------------------------------------------------ 12. uncloneable result
     it("result-uncloneable: reason 'error' (not 'crash')", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'uncloneable', fixture('result-uncloneable.mjs'), isolation, { maxRetries: 0 });
-      const error = await runError(orch.run('uncloneable'));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'uncloneable', fixture('result-uncloneable.mjs'), isolation, { maxRetries: 0 });
+      const error = runError(await settle(orch.run('uncloneable')));
       assertReason(error, 'error', 1);
       assert.equal(orch.getStatus().workerStates.uncloneable?.totals.crashes, 0);
     });
 
     it('after an uncloneable result, the next run on the same worker works', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'maybe', uncloneableWhenAskedModule, isolation, { maxRetries: 0 });
-      const error = await runError(orch.run('maybe', { bad: true }));
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'maybe', uncloneableWhenAskedModule, isolation, { maxRetries: 0 });
+      const error = runError(await settle(orch.run('maybe', { bad: true })));
       assertReason(error, 'error', 1);
       const result = (await orch.run('maybe', { bad: false })) as Where;
       assert.equal(typeof result.pid, 'number');
       // Another worker of the same kind also still works.
-      register(orch, 'echo', fixture('echo.mjs'), isolation);
+      registerIsolated(orch, 'echo', fixture('echo.mjs'), isolation);
       assert.deepEqual(((await orch.run('echo', 1)) as { payload: unknown }).payload, 1);
     });
   });

@@ -3,74 +3,24 @@
  * (DESIGN 1.4), recycleAfterRuns and idleTimeoutSeconds (1.3).
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { describe, it, type TestContext } from 'node:test';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  type FailureReason,
-  type OrchestratorOptions,
-  RunError,
-  WorkerExecutionMode,
-  type WorkerOptions,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
-import {
+  assertReason,
   cmdline,
   fixture,
+  type Isolation,
   pidAlive,
-  type Settled,
+  registerIsolated,
+  runError,
   settle,
-  spawnedChildren,
   threadCount,
   tmpFile,
+  tmpModule,
+  useIsolatedOrchestrator,
   waitFor,
 } from '../helpers.ts';
-
-type Isolation = 'thread' | 'process';
-
-async function harness(t: TestContext, options: OrchestratorOptions = {}): Promise<WorkerOrchestrator> {
-  await readFile(fixture('echo.mjs')); // start libuv's thread pool before counting threads
-  const threadsBefore = threadCount();
-  const before = new Set(spawnedChildren());
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(async () => {
-    await orch.stop();
-    const left = spawnedChildren().filter((pid) => !before.has(pid));
-    assert.deepEqual(left, [], 'no child process of the orchestrator is left after stop()');
-    assert.ok(threadCount() <= threadsBefore, 'no thread of the orchestrator is left after stop()');
-  });
-  await orch.start();
-  return orch;
-}
-
-function register(
-  orch: WorkerOrchestrator,
-  name: string,
-  file: string,
-  isolation: Isolation,
-  options: WorkerOptions = {},
-): void {
-  orch.registerWorker(name, file, {
-    executionMode: WorkerExecutionMode.TRIGGERED,
-    isolation,
-    timeoutSeconds: 30,
-    retryDelayMs: 10,
-    ...options,
-  });
-}
-
-function runError(outcome: Settled): RunError {
-  assert.equal(outcome.ok, false, `the run should fail, it returned ${JSON.stringify(outcome)}`);
-  const error = (outcome as { error: unknown }).error;
-  assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
-  return error;
-}
-
-function assertReason(error: RunError, reason: FailureReason, attempts?: number): void {
-  assert.equal(error.reason, reason, `reason (message: ${error.message})`);
-  if (attempts !== undefined) assert.equal(error.attempts, attempts, 'attempts');
-}
 
 /** Lines record.mjs appended to `file`. */
 function recorded(file: string): Array<{ payload: { tag?: string }; pid: number }> {
@@ -82,9 +32,7 @@ function recorded(file: string): Array<{ payload: { tag?: string }; pid: number 
 }
 
 /** Tells where it runs: the pid and the thread id. */
-const whereModule = tmpFile('.mjs');
-writeFileSync(
-  whereModule,
+const whereModule = tmpModule(
   `import { threadId } from 'node:worker_threads';
 export default () => ({ pid: process.pid, threadId });
 `,
@@ -104,8 +52,8 @@ for (const isolation of ['thread', 'process'] as const) {
   describe(`isolation: ${isolation}`, () => {
     // ------------------------------------------------------------------ 13. cancellation
     it("aborting a running run rejects 'aborted' quickly; not a dead letter; the worker still works", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'sleep', fixture('sleep.mjs'), isolation, { maxRetries: 2 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'sleep', fixture('sleep.mjs'), isolation, { maxRetries: 2 });
       const controller = new AbortController();
       const pending = settle(orch.run('sleep', { ms: 5000 }, { signal: controller.signal }));
       await waitFor(() => orch.getStatus().workerStates.sleep?.running, 2000, 'the run to start');
@@ -125,8 +73,8 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('aborting a run whose function is known to be running terminates its sandbox', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'record', fixture('record.mjs'), isolation, { maxRetries: 0 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'record', fixture('record.mjs'), isolation, { maxRetries: 0 });
       const file = tmpFile('.jsonl');
       const controller = new AbortController();
       const pending = settle(
@@ -149,8 +97,8 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('aborting a queued run removes it: it never starts', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'record', fixture('record.mjs'), isolation, { concurrency: 1, maxRetries: 0 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'record', fixture('record.mjs'), isolation, { concurrency: 1, maxRetries: 0 });
       const file = tmpFile('.jsonl');
       const first = settle(orch.run('record', { file, ms: 1500, tag: 'first' }));
       const controller = new AbortController();
@@ -175,8 +123,8 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it("a signal already aborted: rejects 'aborted' with 0 attempts and never runs", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'record', fixture('record.mjs'), isolation);
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'record', fixture('record.mjs'), isolation);
       const file = tmpFile('.jsonl');
       const outcome = await settle(orch.run('record', { file }, { signal: AbortSignal.abort() }));
       assertReason(runError(outcome), 'aborted', 0);
@@ -186,8 +134,8 @@ for (const isolation of ['thread', 'process'] as const) {
 
     // ------------------------------------------------------------------ 14. recycleAfterRuns
     it('recycleAfterRuns 1: every run gets a fresh sandbox', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'where', whereModule, isolation, { recycleAfterRuns: 1 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'where', whereModule, isolation, { recycleAfterRuns: 1 });
       const ids: number[] = [];
       for (let i = 0; i < 3; i++) ids.push(sandboxId(isolation, (await orch.run('where')) as Where));
       assert.equal(new Set(ids).size, 3, `three different sandboxes: ${ids.join(', ')}`);
@@ -196,8 +144,8 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('recycleAfterRuns 2: the sandbox changes every 2 runs', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'where', whereModule, isolation, { recycleAfterRuns: 2 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'where', whereModule, isolation, { recycleAfterRuns: 2 });
       const ids: number[] = [];
       for (let i = 0; i < 4; i++) ids.push(sandboxId(isolation, (await orch.run('where')) as Where));
       const [a, b, c, d] = ids;
@@ -209,8 +157,8 @@ for (const isolation of ['thread', 'process'] as const) {
     // ------------------------------------------------------------------ 15. idleTimeoutSeconds
     if (isolation === 'process') {
       it('idleTimeoutSeconds 0.3: an idle child exits; the orchestrator keeps running', async (t) => {
-        const orch = await harness(t);
-        register(orch, 'where', whereModule, isolation, { idleTimeoutSeconds: 0.3 });
+        const { orch } = await useIsolatedOrchestrator(t);
+        registerIsolated(orch, 'where', whereModule, isolation, { idleTimeoutSeconds: 0.3 });
         const first = (await orch.run('where')) as Where;
         assert.equal(
           cmdline(first.pid).includes('child-entry'),
@@ -224,8 +172,8 @@ for (const isolation of ['thread', 'process'] as const) {
       });
     } else {
       it('idleTimeoutSeconds 0.3: an idle thread is closed; the next run gets a new one', async (t) => {
-        const orch = await harness(t);
-        register(orch, 'where', whereModule, isolation, { idleTimeoutSeconds: 0.3 });
+        const { orch } = await useIsolatedOrchestrator(t);
+        registerIsolated(orch, 'where', whereModule, isolation, { idleTimeoutSeconds: 0.3 });
         const threads = threadCount();
         const first = (await orch.run('where')) as Where;
         assert.ok(threadCount() > threads, 'the sandbox thread exists after the run');
@@ -237,8 +185,8 @@ for (const isolation of ['thread', 'process'] as const) {
     }
 
     it('without idleTimeoutSeconds the sandbox is kept between runs a while apart', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'where', whereModule, isolation);
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'where', whereModule, isolation);
       const first = (await orch.run('where')) as Where;
       await sleep(700);
       const second = (await orch.run('where')) as Where;

@@ -4,77 +4,31 @@
  * its stdout (decisions: 200 lines/s forwarded to the logger).
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import {
-  type FailureReason,
-  type OrchestratorOptions,
-  RunError,
-  WorkerExecutionMode,
-  type WorkerOptions,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
-import { fixture, type Settled, settle, spawnedChildren, threadCount, waitFor } from '../helpers.ts';
-
-type Isolation = 'thread' | 'process';
-
-async function harness(t: TestContext, options: OrchestratorOptions = {}): Promise<WorkerOrchestrator> {
-  await readFile(fixture('echo.mjs')); // start libuv's thread pool before counting threads
-  const threadsBefore = threadCount();
-  const before = new Set(spawnedChildren());
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(async () => {
-    await orch.stop();
-    const left = spawnedChildren().filter((pid) => !before.has(pid));
-    assert.deepEqual(left, [], 'no child process of the orchestrator is left after stop()');
-    assert.ok(threadCount() <= threadsBefore, 'no thread of the orchestrator is left after stop()');
-  });
-  await orch.start();
-  return orch;
-}
-
-function register(
-  orch: WorkerOrchestrator,
-  name: string,
-  file: string,
-  isolation: Isolation,
-  options: WorkerOptions = {},
-): void {
-  orch.registerWorker(name, file, {
-    executionMode: WorkerExecutionMode.TRIGGERED,
-    isolation,
-    timeoutSeconds: 30,
-    retryDelayMs: 10,
-    ...options,
-  });
-}
-
-function runError(outcome: Settled): RunError {
-  assert.equal(outcome.ok, false, `the run should fail, it returned ${JSON.stringify(outcome)}`);
-  const error = (outcome as { error: unknown }).error;
-  assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
-  return error;
-}
-
-function assertReason(error: RunError, reason: FailureReason, attempts?: number): void {
-  assert.equal(error.reason, reason, `reason (message: ${error.message})`);
-  if (attempts !== undefined) assert.equal(error.attempts, attempts, 'attempts');
-}
+  assertReason,
+  fixture,
+  registerIsolated,
+  runError,
+  settle,
+  useIsolatedOrchestrator,
+  waitFor,
+} from '../helpers.ts';
 
 for (const isolation of ['thread', 'process'] as const) {
   describe(`isolation: ${isolation}`, () => {
     // ------------------------------------------------------------------ 8. memory
     if (isolation === 'thread') {
       it("leak-heap with memoryLimitMb 64: reason 'memory'", async (t) => {
-        const orch = await harness(t);
-        register(orch, 'leak', fixture('leak-heap.mjs'), isolation, {
+        const { orch } = await useIsolatedOrchestrator(t);
+        registerIsolated(orch, 'leak', fixture('leak-heap.mjs'), isolation, {
           memoryLimitMb: 64,
           maxRetries: 0,
           timeoutSeconds: 30,
         });
-        register(orch, 'echo', fixture('echo.mjs'), isolation);
+        registerIsolated(orch, 'echo', fixture('echo.mjs'), isolation);
         const outcome = await settle(orch.run('leak'));
         assertReason(runError(outcome), 'memory', 1);
         assert.equal(orch.getStatus().workerStates.leak?.lastFailureReason, 'memory');
@@ -86,14 +40,14 @@ for (const isolation of ['thread', 'process'] as const) {
       });
     } else {
       it("leak-rss with memoryLimitMb 150 and healthSampleMs 100: reason 'memory'", async (t) => {
-        const orch = await harness(t, { healthSampleMs: 100 });
-        register(orch, 'leak', fixture('leak-rss.mjs'), isolation, {
+        const { orch } = await useIsolatedOrchestrator(t, { healthSampleMs: 100 });
+        registerIsolated(orch, 'leak', fixture('leak-rss.mjs'), isolation, {
           memoryLimitMb: 150,
           maxRetries: 0,
           timeoutSeconds: 30,
           killGraceMs: 1000,
         });
-        register(orch, 'echo', fixture('echo.mjs'), isolation);
+        registerIsolated(orch, 'echo', fixture('echo.mjs'), isolation);
         // maxMb bounds the leak far above the limit, so a slow sampler cannot take the machine down.
         const outcome = await settle(orch.run('leak', { maxMb: 1024 }));
         assertReason(runError(outcome), 'memory', 1);
@@ -109,8 +63,8 @@ for (const isolation of ['thread', 'process'] as const) {
 
     // ------------------------------------------------------------------ 9. heartbeat
     it("no-heartbeat with heartbeatTimeoutSeconds 0.5: reason 'stalled'", async (t) => {
-      const orch = await harness(t);
-      register(orch, 'silent', fixture('no-heartbeat.mjs'), isolation, {
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'silent', fixture('no-heartbeat.mjs'), isolation, {
         heartbeatTimeoutSeconds: 0.5,
         maxRetries: 0,
         timeoutSeconds: 20,
@@ -123,8 +77,8 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('heartbeat-ok: a run longer than heartbeatTimeoutSeconds that beats is not killed', async (t) => {
-      const orch = await harness(t);
-      register(orch, 'beating', fixture('heartbeat-ok.mjs'), isolation, {
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'beating', fixture('heartbeat-ok.mjs'), isolation, {
         heartbeatTimeoutSeconds: 0.5,
         maxRetries: 0,
         timeoutSeconds: 20,
@@ -134,8 +88,8 @@ for (const isolation of ['thread', 'process'] as const) {
 
     // ------------------------------------------------------------------ 16. health
     it('health: resources appear during a CPU-bound run and are kept after it', async (t) => {
-      const orch = await harness(t, { healthSampleMs: 100 });
-      register(orch, 'cpu', fixture('cpu.mjs'), isolation, { timeoutSeconds: 20 });
+      const { orch } = await useIsolatedOrchestrator(t, { healthSampleMs: 100 });
+      registerIsolated(orch, 'cpu', fixture('cpu.mjs'), isolation, { timeoutSeconds: 20 });
       const pending = settle(orch.run('cpu', { ms: 1500 }));
       let seen: { cpuPercent: number; memoryBytes: number; sampledAt: string } | undefined;
       let lastSample: unknown;
@@ -182,8 +136,8 @@ for (const isolation of ['thread', 'process'] as const) {
           },
         });
         const logger = pino({ level: 'info' }, sink);
-        const orch = await harness(t, { logger });
-        register(orch, 'flood', fixture('stdout-flood.mjs'), isolation, {
+        const { orch } = await useIsolatedOrchestrator(t, { logger });
+        registerIsolated(orch, 'flood', fixture('stdout-flood.mjs'), isolation, {
           timeoutSeconds: 60,
           maxRetries: 0,
         });

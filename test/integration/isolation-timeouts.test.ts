@@ -5,103 +5,28 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import {
-  type FailureReason,
-  type OrchestratorOptions,
-  RunError,
-  WorkerExecutionMode,
-  type WorkerOptions,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
-import {
+  assertReason,
   cmdline,
   fixture,
+  killLeftover,
+  type PidTree,
   pidAlive,
-  type Settled,
+  readPidTree,
+  registerIsolated,
+  runError,
   settle,
   spawnedChildren,
   threadCount,
   tmpFile,
+  useIsolatedOrchestrator,
   waitFor,
 } from '../helpers.ts';
-
-type Isolation = 'thread' | 'process';
-
-interface Harness {
-  orch: WorkerOrchestrator;
-  /** OS threads of the host before the orchestrator existed. */
-  threadsBefore: number;
-}
-
-async function harness(t: TestContext, options: OrchestratorOptions = {}): Promise<Harness> {
-  // Start libuv's thread pool first, so that the thread count only moves with the orchestrator's threads.
-  await readFile(fixture('echo.mjs'));
-  const threadsBefore = threadCount();
-  const before = new Set(spawnedChildren());
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(async () => {
-    await orch.stop();
-    const left = spawnedChildren().filter((pid) => !before.has(pid));
-    assert.deepEqual(left, [], 'no child process of the orchestrator is left after stop()');
-    assert.ok(threadCount() <= threadsBefore, 'no thread of the orchestrator is left after stop()');
-  });
-  await orch.start();
-  return { orch, threadsBefore };
-}
-
-function register(
-  orch: WorkerOrchestrator,
-  name: string,
-  file: string,
-  isolation: Isolation,
-  options: WorkerOptions = {},
-): void {
-  orch.registerWorker(name, file, {
-    executionMode: WorkerExecutionMode.TRIGGERED,
-    isolation,
-    timeoutSeconds: 30,
-    retryDelayMs: 10,
-    ...options,
-  });
-}
-
-function runError(outcome: Settled): RunError {
-  assert.equal(outcome.ok, false, `the run should fail, it returned ${JSON.stringify(outcome)}`);
-  const error = (outcome as { error: unknown }).error;
-  assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
-  return error;
-}
-
-function assertReason(error: RunError, reason: FailureReason, attempts?: number): void {
-  assert.equal(error.reason, reason, `reason (message: ${error.message})`);
-  if (attempts !== undefined) assert.equal(error.attempts, attempts, 'attempts');
-}
 
 /** Child sandboxes of the host (the forked child-entry processes). */
 function sandboxProcesses(): number[] {
   return spawnedChildren().filter((pid) => cmdline(pid).includes('child-entry'));
-}
-
-/** {child, grandchild} as written by spawn-grandchild.mjs, or undefined until it is complete. */
-function readTree(pidFile: string): { child: number; grandchild: number } | undefined {
-  if (!existsSync(pidFile)) return undefined;
-  try {
-    return JSON.parse(readFileSync(pidFile, 'utf8')) as { child: number; grandchild: number };
-  } catch {
-    return undefined; // partly written
-  }
-}
-
-/** Cleanup only: a process this test started (through its worker) that the library failed to kill. */
-function killLeftover(pid: number): void {
-  if (!pidAlive(pid)) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
 }
 
 function readPid(pidFile: string): number | undefined {
@@ -114,9 +39,9 @@ for (const isolation of ['thread', 'process'] as const) {
   describe(`isolation: ${isolation}`, () => {
     // ------------------------------------------------------------------ 5. hang
     it("hang (busy loop): reason 'timeout' promptly, the sandbox is killed, the host keeps working", async (t) => {
-      const { orch, threadsBefore } = await harness(t);
-      register(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 0.5, maxRetries: 0 });
-      register(orch, 'echo', fixture('echo.mjs'), isolation);
+      const { orch, threadsBefore } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 0.5, maxRetries: 0 });
+      registerIsolated(orch, 'echo', fixture('echo.mjs'), isolation);
       const pending = settle(orch.run('hang'));
       let child: number | undefined;
       if (isolation === 'process') {
@@ -146,8 +71,8 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('hang with retries: each attempt times out, attempts = maxRetries + 1', async (t) => {
-      const { orch } = await harness(t);
-      register(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 0.4, maxRetries: 1 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 0.4, maxRetries: 1 });
       const error = runError(await settle(orch.run('hang')));
       assertReason(error, 'timeout', 2);
       assert.equal(orch.getStatus().workerStates.hang?.totals.timeouts, 2);
@@ -155,8 +80,8 @@ for (const isolation of ['thread', 'process'] as const) {
 
     // ------------------------------------------------------------------ 10. load
     it("syntax-error.js: reason 'load', one attempt even with maxRetries 3", async (t) => {
-      const { orch } = await harness(t);
-      register(orch, 'syntax', fixture('syntax-error.js'), isolation, { maxRetries: 3 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'syntax', fixture('syntax-error.js'), isolation, { maxRetries: 3 });
       const error = runError(await settle(orch.run('syntax')));
       assertReason(error, 'load', 1);
       assert.equal(orch.getStatus().workerStates.syntax?.totals.retries, 0);
@@ -164,15 +89,18 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it("no-export.mjs: reason 'load', one attempt even with maxRetries 3", async (t) => {
-      const { orch } = await harness(t);
-      register(orch, 'noexport', fixture('no-export.mjs'), isolation, { maxRetries: 3 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'noexport', fixture('no-export.mjs'), isolation, { maxRetries: 3 });
       const error = runError(await settle(orch.run('noexport')));
       assertReason(error, 'load', 1);
     });
 
     it("load-hang.mjs: the timeout covers the module load -> 'timeout'", async (t) => {
-      const { orch } = await harness(t);
-      register(orch, 'loadhang', fixture('load-hang.mjs'), isolation, { timeoutSeconds: 1, maxRetries: 0 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'loadhang', fixture('load-hang.mjs'), isolation, {
+        timeoutSeconds: 1,
+        maxRetries: 0,
+      });
       const outcome = await settle(orch.run('loadhang'));
       assertReason(runError(outcome), 'timeout', 1);
       assert.ok(
@@ -182,28 +110,28 @@ for (const isolation of ['thread', 'process'] as const) {
     });
 
     it('load-slow.mjs (top-level await) succeeds', async (t) => {
-      const { orch } = await harness(t);
-      register(orch, 'loadslow', fixture('load-slow.mjs'), isolation, { timeoutSeconds: 10 });
+      const { orch } = await useIsolatedOrchestrator(t);
+      registerIsolated(orch, 'loadslow', fixture('load-slow.mjs'), isolation, { timeoutSeconds: 10 });
       assert.equal(await orch.run('loadslow'), 'loaded');
       assert.equal(await orch.run('loadslow'), 'loaded');
     });
 
     // ------------------------------------------------------------------ 18. stop
     it('stop() terminates a hanging run: report.terminated, reason aborted, nothing left', async (t) => {
-      const { orch, threadsBefore } = await harness(t, { shutdownTimeoutMs: 300 });
+      const { orch, threadsBefore } = await useIsolatedOrchestrator(t, { shutdownTimeoutMs: 300 });
       const pidFile = tmpFile('.json');
       if (isolation === 'process') {
-        register(orch, 'hang', fixture('spawn-grandchild.mjs'), isolation, {
+        registerIsolated(orch, 'hang', fixture('spawn-grandchild.mjs'), isolation, {
           timeoutSeconds: 60,
           maxRetries: 2,
         });
       } else {
-        register(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 60, maxRetries: 2 });
+        registerIsolated(orch, 'hang', fixture('hang.mjs'), isolation, { timeoutSeconds: 60, maxRetries: 2 });
       }
       const pending = settle(orch.run('hang', { pidFile, busy: true }));
-      let tree: { child: number; grandchild: number } | undefined;
+      let tree: PidTree | undefined;
       if (isolation === 'process') {
-        tree = await waitFor(() => readTree(pidFile), 5000, 'the worker to write its pids');
+        tree = await waitFor(() => readPidTree(pidFile), 5000, 'the worker to write its pids');
         const { grandchild } = tree;
         t.after(() => killLeftover(grandchild));
       } else {
@@ -229,10 +157,10 @@ for (const isolation of ['thread', 'process'] as const) {
     if (isolation === 'process') {
       // ---------------------------------------------------------------- 6. SIGTERM ignored
       it('ignore-sigterm: the run fails at the deadline, the child is SIGKILLed after killGraceMs', async (t) => {
-        const { orch } = await harness(t);
+        const { orch } = await useIsolatedOrchestrator(t);
         // timeoutSeconds 1 rather than 0.5: a cold child (tsx) must have loaded the module and installed its
         // SIGTERM handler before the deadline, or the test would not exercise the SIGKILL path.
-        register(orch, 'stubborn', fixture('ignore-sigterm.mjs'), isolation, {
+        registerIsolated(orch, 'stubborn', fixture('ignore-sigterm.mjs'), isolation, {
           timeoutSeconds: 1,
           killGraceMs: 300,
           maxRetries: 0,
@@ -261,8 +189,8 @@ for (const isolation of ['thread', 'process'] as const) {
       });
 
       it('stop() waits until a SIGTERM-ignoring child is SIGKILLed', async (t) => {
-        const { orch } = await harness(t, { shutdownTimeoutMs: 200 });
-        register(orch, 'stubborn', fixture('ignore-sigterm.mjs'), isolation, {
+        const { orch } = await useIsolatedOrchestrator(t, { shutdownTimeoutMs: 200 });
+        registerIsolated(orch, 'stubborn', fixture('ignore-sigterm.mjs'), isolation, {
           timeoutSeconds: 60,
           killGraceMs: 300,
           maxRetries: 0,
@@ -285,15 +213,15 @@ for (const isolation of ['thread', 'process'] as const) {
       ];
       for (const variant of variants) {
         it(`spawn-grandchild ${JSON.stringify(variant)}: after the timeout child and grandchild die`, async (t) => {
-          const { orch } = await harness(t);
-          register(orch, 'tree', fixture('spawn-grandchild.mjs'), isolation, {
+          const { orch } = await useIsolatedOrchestrator(t);
+          registerIsolated(orch, 'tree', fixture('spawn-grandchild.mjs'), isolation, {
             timeoutSeconds: 1,
             killGraceMs: 300,
             maxRetries: 0,
           });
           const pidFile = tmpFile('.json');
           const pending = settle(orch.run('tree', { pidFile, ...variant }));
-          const tree = await waitFor(() => readTree(pidFile), 3000, 'the worker to write its pids');
+          const tree = await waitFor(() => readPidTree(pidFile), 3000, 'the worker to write its pids');
           t.after(() => killLeftover(tree.grandchild));
           assert.equal(pidAlive(tree.grandchild), true, 'the grandchild runs');
           const outcome = await pending;

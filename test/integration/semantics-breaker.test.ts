@@ -1,58 +1,12 @@
 // Failures, retries and the circuit breaker (DESIGN 1.3, 2.6), with inline function workers.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { type TestContext, test } from 'node:test';
-import {
-  JobPriority,
-  OrchestratorError,
-  type OrchestratorOptions,
-  RunError,
-  WorkerExecutionMode,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { JobPriority, WorkerExecutionMode, type WorkerOrchestrator } from '../../src/index.ts';
+import { gate, isCode, isRunError, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { SCHEDULED, TRIGGERED } = WorkerExecutionMode;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function orchestrator(t: TestContext, options: OrchestratorOptions = {}): WorkerOrchestrator {
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(() => orch.stop());
-  return orch;
-}
-
-function isCode(code: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof OrchestratorError, `expected an OrchestratorError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    return true;
-  };
-}
-
-function isRunError(reason: string, attempts?: number) {
-  return (error: unknown) => {
-    assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
-    assert.equal(error.reason, reason);
-    if (attempts !== undefined) assert.equal(error.attempts, attempts);
-    return true;
-  };
-}
-
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
 
 /** A TRIGGERED worker whose runs fail while `state.fail` is true. */
 function switchable(orch: WorkerOrchestrator, name: string, options = {}) {
@@ -70,7 +24,7 @@ function switchable(orch: WorkerOrchestrator, name: string, options = {}) {
 }
 
 test('breaker: opens after maxConsecutiveFailures failed runs; enableWorker closes it', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const disabled: { name: string; consecutiveFailures: number }[] = [];
   const enabled: { name: string }[] = [];
   orch.on('worker:disabled', (e) => disabled.push(e));
@@ -110,7 +64,7 @@ test('breaker: opens after maxConsecutiveFailures failed runs; enableWorker clos
 });
 
 test('breaker: a success resets consecutiveFailures', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const w = switchable(orch, 'w', { maxConsecutiveFailures: 3 });
   await orch.start();
   await assert.rejects(orch.run('w'));
@@ -130,7 +84,7 @@ test('breaker: a success resets consecutiveFailures', async (t) => {
 });
 
 test('breaker: consecutiveFailures counts failed runs, not attempts', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   switchable(orch, 'w', { maxConsecutiveFailures: 3, maxRetries: 2, retryDelayMs: 0 });
   await orch.start();
   await assert.rejects(orch.run('w'), isRunError('error', 3));
@@ -140,7 +94,7 @@ test('breaker: consecutiveFailures counts failed runs, not attempts', async (t) 
 });
 
 test('breaker cooldown: half-open after the cooldown; a successful trial closes it', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const enabled: string[] = [];
   orch.on('worker:enabled', (e) => enabled.push(e.name));
   const w = switchable(orch, 'w', { maxConsecutiveFailures: 3, breakerCooldownSeconds: 0.3 });
@@ -163,7 +117,7 @@ test('breaker cooldown: half-open after the cooldown; a successful trial closes 
 });
 
 test('breaker cooldown: a failed trial re-opens it (and it goes half-open again later)', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const disabled: number[] = [];
   orch.on('worker:disabled', (e) => disabled.push(e.consecutiveFailures));
   switchable(orch, 'w', { maxConsecutiveFailures: 2, breakerCooldownSeconds: 0.3 });
@@ -180,7 +134,7 @@ test('breaker cooldown: a failed trial re-opens it (and it goes half-open again 
 });
 
 test('breaker cooldown: while the half-open trial runs, no other run of the worker starts', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 4 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 4 });
   let fail = true;
   let inFlight = 0;
   let maxInFlightDuringTrial = 0;
@@ -227,7 +181,7 @@ test('breaker cooldown: while the half-open trial runs, no other run of the work
 });
 
 test('breaker cooldown: a SCHEDULED worker gets its half-open trial without a request', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let fail = true;
   let calls = 0;
   orch.registerWorker(
@@ -254,7 +208,7 @@ test('breaker cooldown: a SCHEDULED worker gets its half-open trial without a re
 });
 
 test('retries: maxRetries 0 makes exactly one attempt', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const w = switchable(orch, 'once', { maxRetries: 0, retryDelayMs: 0 });
   await orch.start();
   await assert.rejects(orch.run('once'), isRunError('error', 1));
@@ -264,7 +218,7 @@ test('retries: maxRetries 0 makes exactly one attempt', async (t) => {
 });
 
 test('retries: retryDelayMs 0 is honoured (no backoff wait)', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const w = switchable(orch, 'fast', { maxRetries: 3, retryDelayMs: 0 });
   await orch.start();
   const started = performance.now();
@@ -276,7 +230,7 @@ test('retries: retryDelayMs 0 is honoured (no backoff wait)', async (t) => {
 });
 
 test('retries: a worker failing twice then succeeding with maxRetries 2 resolves; events and totals', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const starts: { attempt: number; runId: string; at: number }[] = [];
   const failures: { attempt: number; willRetry: boolean; reason: string; runId: string }[] = [];
   const successes: { attempt: number; runId: string; result: unknown }[] = [];
@@ -324,7 +278,7 @@ test('retries: a worker failing twice then succeeding with maxRetries 2 resolves
 });
 
 test('retries: an error with retryable === false skips the remaining attempts', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let calls = 0;
   orch.registerWorker(
     'fatal',
@@ -340,7 +294,7 @@ test('retries: an error with retryable === false skips the remaining attempts', 
 });
 
 test('defaults apply with ??: 0 values are honoured, timeoutSeconds 0 is refused', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const fn = () => undefined;
   assert.throws(
     () => orch.registerWorker('t0', fn, { executionMode: TRIGGERED, timeoutSeconds: 0 }),

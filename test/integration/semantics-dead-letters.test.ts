@@ -1,41 +1,16 @@
 // Dead-letter queue (DESIGN 1.7, 2.6): what is recorded, replay, remove, list.
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type DeadLetter,
   OrchestratorError,
-  type OrchestratorOptions,
-  RunError,
   WorkerExecutionMode,
   WorkerOrchestrator,
 } from '../../src/index.ts';
+import { isRunError, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { SCHEDULED, TRIGGERED, CONTINUOUS } = WorkerExecutionMode;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function orchestrator(t: TestContext, options: OrchestratorOptions = {}): WorkerOrchestrator {
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(() => orch.stop());
-  return orch;
-}
-
-function isRunError(reason: string, attempts?: number) {
-  return (error: unknown) => {
-    assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
-    assert.equal(error.reason, reason);
-    if (attempts !== undefined) assert.equal(error.attempts, attempts);
-    return true;
-  };
-}
 
 /** A TRIGGERED worker that fails while `state.fail` is true and otherwise returns its payload. */
 function switchable(orch: WorkerOrchestrator, name: string, options = {}) {
@@ -54,7 +29,7 @@ function switchable(orch: WorkerOrchestrator, name: string, options = {}) {
 }
 
 test('dead letters: a run() that fails after its last attempt is recorded once, with its payload', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const events: { name: string; entry: DeadLetter }[] = [];
   orch.on('worker:dead-letter', (e) => events.push(e));
   switchable(orch, 'job');
@@ -90,7 +65,7 @@ test('dead letters: a run() that fails after its last attempt is recorded once, 
 });
 
 test('dead letters: a failed triggerWorker run and a failed pipeline run are recorded too', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   switchable(orch, 'trig', { maxRetries: 0 });
   orch.registerWorker('source', () => 'ok', { executionMode: TRIGGERED });
   let pipelineCalls = 0;
@@ -116,7 +91,7 @@ test('dead letters: a failed triggerWorker run and a failed pipeline run are rec
 });
 
 test('dead letters: SCHEDULED and CONTINUOUS failures are not dead letters', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let events = 0;
   orch.on('worker:dead-letter', () => events++);
   const opts = { maxRetries: 0, retryDelayMs: 0, maxConsecutiveFailures: 1000 };
@@ -176,7 +151,7 @@ test('dead letters: aborted runs (caller signal, stop) are not dead letters', as
 });
 
 test('dead letters: replay that succeeds removes the entry and resolves with the result', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const w = switchable(orch, 'job');
   await orch.start();
   await assert.rejects(orch.run('job', { id: 'x' }));
@@ -190,7 +165,7 @@ test('dead letters: replay that succeeds removes the entry and resolves with the
 });
 
 test('dead letters: a replay that fails again keeps ONE entry with attempts, error and failedAt updated', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const dead: DeadLetter[] = [];
   orch.on('worker:dead-letter', (e) => dead.push(e.entry));
   let calls = 0;
@@ -222,7 +197,7 @@ test('dead letters: a replay that fails again keeps ONE entry with attempts, err
 });
 
 test('dead letters: remove(id) true then false; list(name) filters; replay of an unknown id rejects', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   switchable(orch, 'a', { maxRetries: 0 });
   switchable(orch, 'b', { maxRetries: 0 });
   await orch.start();

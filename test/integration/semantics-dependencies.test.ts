@@ -1,51 +1,15 @@
 // dependsOn (DESIGN 2.3), graph validation (1.6) and blocks (2.4), with inline function workers.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
-import { type TestContext, test } from 'node:test';
-import {
-  OrchestratorError,
-  type OrchestratorOptions,
-  WorkerExecutionMode,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { WorkerExecutionMode } from '../../src/index.ts';
+import { gate, isCode, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { SCHEDULED, TRIGGERED } = WorkerExecutionMode;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function orchestrator(t: TestContext, options: OrchestratorOptions = {}): WorkerOrchestrator {
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(() => orch.stop());
-  return orch;
-}
-
-function isCode(code: string, ...inMessage: string[]) {
-  return (error: unknown) => {
-    assert.ok(error instanceof OrchestratorError, `expected an OrchestratorError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    for (const text of inMessage) assert.ok(error.message.includes(text), `"${error.message}" names ${text}`);
-    return true;
-  };
-}
-
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
-
 test('dependsOn: a SCHEDULED dependent runs only after its dependency succeeded since its last start', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let failDep = false;
   let depRuns = 0;
   let dependentRuns = 0;
@@ -85,7 +49,7 @@ test('dependsOn: a SCHEDULED dependent runs only after its dependency succeeded 
 });
 
 test('dependsOn: a SCHEDULED dependent never starts while its dependency runs', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let depRunning = false;
   let overlaps = 0;
   let dependentRuns = 0;
@@ -114,7 +78,7 @@ test('dependsOn: a SCHEDULED dependent never starts while its dependency runs', 
 });
 
 test('dependsOn: a TRIGGERED dependent is a pipeline: once per dependency success round, not after a failure', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let failA = false;
   const pipelinePayloads: unknown[] = [];
   const deadLetters: string[] = [];
@@ -168,7 +132,7 @@ test('dependsOn: a TRIGGERED dependent is a pipeline: once per dependency succes
 });
 
 test('dependsOn: manual run() of a dependent does not wait for freshness, but waits while a dependency runs', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const g = gate();
   let depEndedAt = 0;
   let depStarted = false;
@@ -216,7 +180,7 @@ test('dependsOn: manual run() of a dependent does not wait for freshness, but wa
 });
 
 test('dependsOn: manual run() of a SCHEDULED dependent is not stuck behind its scheduled run waiting for freshness', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   orch.registerWorker('dep', () => 'dep', { executionMode: TRIGGERED });
   orch.registerWorker('dependent', (ctx) => ctx.payload, {
     executionMode: SCHEDULED,
@@ -237,12 +201,12 @@ test('dependsOn: manual run() of a SCHEDULED dependent is not stuck behind its s
 
 test('graph: unknown dependsOn / blocks names make start() reject ERR_UNKNOWN_DEPENDENCY', async (t) => {
   const fn = () => undefined;
-  const a = orchestrator(t);
+  const a = useOrchestrator(t);
   a.registerWorker('w', fn, { executionMode: TRIGGERED, dependsOn: ['ghost'] });
   await assert.rejects(a.start(), isCode('ERR_UNKNOWN_DEPENDENCY', 'ghost'));
   assert.equal(a.getStatus().state, 'stopped');
 
-  const b = orchestrator(t);
+  const b = useOrchestrator(t);
   b.registerWorker('w', fn, { executionMode: TRIGGERED, blocks: ['phantom'] });
   await assert.rejects(b.start(), isCode('ERR_UNKNOWN_DEPENDENCY', 'phantom'));
   assert.equal(b.getStatus().state, 'stopped');
@@ -250,7 +214,7 @@ test('graph: unknown dependsOn / blocks names make start() reject ERR_UNKNOWN_DE
 
 test('graph: a dependsOn cycle a -> b -> a makes start() reject ERR_DEPENDENCY_CYCLE naming both', async (t) => {
   const fn = () => undefined;
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   orch.registerWorker('alpha', fn, { executionMode: TRIGGERED, dependsOn: ['beta'] });
   orch.registerWorker('beta', fn, { executionMode: TRIGGERED, dependsOn: ['alpha'] });
   await assert.rejects(orch.start(), isCode('ERR_DEPENDENCY_CYCLE', 'alpha', 'beta'));
@@ -259,7 +223,7 @@ test('graph: a dependsOn cycle a -> b -> a makes start() reject ERR_DEPENDENCY_C
 
 test('graph: registering while running with an unknown dependency throws at once and registers nothing', async (t) => {
   const fn = () => 'ok';
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   orch.registerWorker('base', fn, { executionMode: TRIGGERED });
   await orch.start();
   assert.throws(
@@ -284,7 +248,7 @@ test('graph: registering while running with an unknown dependency throws at once
 });
 
 test('blocks: symmetric mutual exclusion; runs of A and B never overlap', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 4 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 4 });
   const spans: Record<'A' | 'B', [number, number][]> = { A: [], B: [] };
   const body = (k: 'A' | 'B') => async () => {
     const start = performance.now();
@@ -307,7 +271,7 @@ test('blocks: symmetric mutual exclusion; runs of A and B never overlap', async 
 });
 
 test('blocks: both directions: A waits while B runs, and B waits while A runs', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 4 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 4 });
   const holds = { A: gate(), B: gate() };
   const running = { A: 0, B: 0 };
   const starts: string[] = [];

@@ -1,35 +1,19 @@
 // Events (DESIGN 1.5) and introspection: getWorker (resolved config + runtime state), ctx.config.
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   JobPriority,
   type OrchestratorEvents,
-  type OrchestratorOptions,
   type WorkerConfig,
   WorkerExecutionMode,
-  WorkerOrchestrator,
 } from '../../src/index.ts';
+import { useOrchestrator, waitFor } from '../helpers.ts';
 
 const { SCHEDULED, TRIGGERED } = WorkerExecutionMode;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function orchestrator(t: TestContext, options: OrchestratorOptions = {}): WorkerOrchestrator {
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(() => orch.stop());
-  return orch;
-}
-
 test('events: a listener that throws does not break the orchestrator', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const seen: string[] = [];
   const boom = () => {
     throw new Error('listener bug');
@@ -70,7 +54,7 @@ test('events: a listener that throws does not break the orchestrator', async (t)
 });
 
 test('events: worker:start / worker:success / worker:failure payloads', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const starts: OrchestratorEvents['worker:start'][] = [];
   const successes: OrchestratorEvents['worker:success'][] = [];
   const failures: OrchestratorEvents['worker:failure'][] = [];
@@ -123,7 +107,7 @@ test('events: worker:start / worker:success / worker:failure payloads', async (t
 });
 
 test('events: off() removes a listener', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let count = 0;
   const listener = () => {
     count++;
@@ -138,7 +122,7 @@ test('events: off() removes a listener', async (t) => {
 });
 
 test('getWorker: resolved defaults and runtime state; undefined for an unknown name', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const hold: { release: () => void } = { release: () => undefined };
   orch.registerWorker('plain', async () => {
     await new Promise<void>((resolve) => {
@@ -223,7 +207,7 @@ test('getWorker: resolved defaults and runtime state; undefined for an unknown n
 });
 
 test('ctx.config is a snapshot of the worker configuration', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let seen: Readonly<WorkerConfig> | undefined;
   orch.registerWorker(
     'cfg',

@@ -1,52 +1,14 @@
 // Lifecycle (DESIGN 1.4, 2.7): start, graceful stop, StopReport, state transitions, restart.
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
-import {
-  OrchestratorError,
-  type OrchestratorOptions,
-  RunError,
-  type StopReport,
-  WorkerExecutionMode,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type StopReport, WorkerExecutionMode } from '../../src/index.ts';
+import { isCode, isRunError, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { SCHEDULED, TRIGGERED } = WorkerExecutionMode;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function orchestrator(t: TestContext, options: OrchestratorOptions = {}): WorkerOrchestrator {
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(() => orch.stop());
-  return orch;
-}
-
-function isCode(code: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof OrchestratorError, `expected an OrchestratorError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    return true;
-  };
-}
-
-function isRunError(reason: string, attempts?: number) {
-  return (error: unknown) => {
-    assert.ok(error instanceof RunError, `expected a RunError, got ${String(error)}`);
-    assert.equal(error.reason, reason);
-    if (attempts !== undefined) assert.equal(error.attempts, attempts);
-    return true;
-  };
-}
-
 test('stop(): queued runs are rejected as aborted and counted in dropped; in-flight runs complete', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 1, shutdownTimeoutMs: 5000 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 1, shutdownTimeoutMs: 5000 });
   let slowEnded = false;
   let queuedCalls = 0;
   orch.registerWorker(
@@ -90,7 +52,7 @@ test('stop(): queued runs are rejected as aborted and counted in dropped; in-fli
 });
 
 test('stop(): a run outliving shutdownTimeoutMs is terminated: report.terminated, ctx.signal aborted', async (t) => {
-  const orch = orchestrator(t, { shutdownTimeoutMs: 200 });
+  const orch = useOrchestrator(t, { shutdownTimeoutMs: 200 });
   let signal: AbortSignal | undefined;
   orch.registerWorker(
     'stubborn',
@@ -122,7 +84,7 @@ test('stop(): a run outliving shutdownTimeoutMs is terminated: report.terminated
 });
 
 test('lifecycle: state stopped -> running -> stopping -> stopped; started/stopped events', async (t) => {
-  const orch = orchestrator(t, { shutdownTimeoutMs: 5000 });
+  const orch = useOrchestrator(t, { shutdownTimeoutMs: 5000 });
   const events: { event: string; payload: unknown }[] = [];
   orch.on('orchestrator:started', (payload) => events.push({ event: 'started', payload }));
   orch.on('orchestrator:stopped', (payload) => events.push({ event: 'stopped', payload }));
@@ -146,7 +108,7 @@ test('lifecycle: state stopped -> running -> stopping -> stopped; started/stoppe
 });
 
 test('lifecycle: run before start / after stop rejects ERR_NOT_RUNNING; start() again after stop() works', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let scheduled = 0;
   orch.registerWorker('w', (ctx) => ctx.payload, { executionMode: TRIGGERED });
   orch.registerWorker(
@@ -174,7 +136,7 @@ test('lifecycle: run before start / after stop rejects ERR_NOT_RUNNING; start() 
 });
 
 test('lifecycle: stop() twice (concurrently and again) is safe', async (t) => {
-  const orch = orchestrator(t, { shutdownTimeoutMs: 1000 });
+  const orch = useOrchestrator(t, { shutdownTimeoutMs: 1000 });
   orch.registerWorker('w', () => sleep(50), { executionMode: TRIGGERED });
   assert.deepEqual(await orch.stop(), { completed: [], terminated: [], requeued: 0, dropped: 0 });
   await orch.start();
@@ -190,7 +152,7 @@ test('lifecycle: stop() twice (concurrently and again) is safe', async (t) => {
 });
 
 test('lifecycle: a run in retry backoff at stop() is aborted, not retried after stop', async (t) => {
-  const orch = orchestrator(t, { shutdownTimeoutMs: 300 });
+  const orch = useOrchestrator(t, { shutdownTimeoutMs: 300 });
   let calls = 0;
   orch.registerWorker(
     'flaky',

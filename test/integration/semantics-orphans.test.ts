@@ -2,41 +2,15 @@
 // exit within a few seconds, also a child stuck in synchronous code.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { killLeftover, type PidTree, pidAlive, readPidTree, waitFor } from '../helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url);
 const LIBRARY = new URL('src/index.ts', ROOT).href;
 const FIXTURE = new URL('test/fixtures/spawn-grandchild.mjs', ROOT).href;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-/** Alive and not a zombie (a zombie has exited; only its parent has not reaped it yet). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 3, after the parenthesised command name (which may itself contain spaces or parens).
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false; // gone between the two checks
-  }
-}
 
 const HOST = `
 import { WorkerExecutionMode, WorkerOrchestrator } from ${JSON.stringify(LIBRARY)};
@@ -58,21 +32,6 @@ process.stdout.write('host ready\\n');
 setInterval(() => {}, 1000);
 `;
 
-interface Pids {
-  child: number;
-  grandchild: number;
-}
-
-function readPids(file: string): Pids | undefined {
-  if (!existsSync(file)) return undefined;
-  try {
-    const pids = JSON.parse(readFileSync(file, 'utf8')) as Pids;
-    return Number.isInteger(pids.child) && Number.isInteger(pids.grandchild) ? pids : undefined;
-  } catch {
-    return undefined; // still being written
-  }
-}
-
 test('no orphans: SIGKILL of the host kills its children and grandchildren (busy and idle)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'corral-orphans-'));
   const hostFile = join(dir, 'host.mjs');
@@ -83,15 +42,7 @@ test('no orphans: SIGKILL of the host kills its children and grandchildren (busy
   const tracked = new Set<number>();
   let host: ChildProcess | undefined;
   t.after(() => {
-    for (const pid of tracked) {
-      if (pidAlive(pid)) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
+    for (const pid of tracked) killLeftover(pid);
     if (host?.pid !== undefined && host.exitCode === null && host.signalCode === null) {
       host.kill('SIGKILL');
     }
@@ -113,13 +64,13 @@ test('no orphans: SIGKILL of the host kills its children and grandchildren (busy
   assert.ok(host.pid !== undefined, 'the host did not start');
   tracked.add(host.pid);
 
-  let busy: Pids | undefined;
-  let idle: Pids | undefined;
+  let busy: PidTree | undefined;
+  let idle: PidTree | undefined;
   try {
     await waitFor(
       () => {
-        busy ??= readPids(busyPidFile);
-        idle ??= readPids(idlePidFile);
+        busy ??= readPidTree(busyPidFile);
+        idle ??= readPidTree(idlePidFile);
         if (host?.exitCode !== null) throw new Error('the host exited early');
         return busy !== undefined && idle !== undefined;
       },

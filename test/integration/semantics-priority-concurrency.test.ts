@@ -1,48 +1,11 @@
 // Priority (DESIGN 2.2), maxConcurrentWorkers, per-worker concurrency and maxQueue (DESIGN 1.3 / 1.4).
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
-import {
-  JobPriority,
-  OrchestratorError,
-  type OrchestratorOptions,
-  WorkerExecutionMode,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { JobPriority, WorkerExecutionMode, type WorkerOrchestrator } from '../../src/index.ts';
+import { gate, isCode, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { TRIGGERED } = WorkerExecutionMode;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function orchestrator(t: TestContext, options: OrchestratorOptions = {}): WorkerOrchestrator {
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(() => orch.stop());
-  return orch;
-}
-
-function isCode(code: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof OrchestratorError, `expected an OrchestratorError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    return true;
-  };
-}
-
-/** A gate a worker waits on: `open()` lets every waiting run finish. */
-function gate() {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { opened, open };
-}
 
 /** Registers a TRIGGERED worker that holds its slot until the gate opens. */
 function registerBlocker(orch: WorkerOrchestrator, name = 'blocker') {
@@ -61,7 +24,7 @@ function registerBlocker(orch: WorkerOrchestrator, name = 'blocker') {
 }
 
 test('priority: with one slot, queued runs start CRITICAL, HIGH, NORMAL, LOW', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 1 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 1 });
   const blocker = registerBlocker(orch);
   const order: string[] = [];
   const priorities: [string, JobPriority][] = [
@@ -92,7 +55,7 @@ test('priority: with one slot, queued runs start CRITICAL, HIGH, NORMAL, LOW', a
 });
 
 test('priority: within one priority, the run waiting longest starts first (FIFO)', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 1 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 1 });
   const blocker = registerBlocker(orch);
   const order: string[] = [];
   for (const name of ['a', 'b', 'c']) {
@@ -121,7 +84,7 @@ test('priority: within one priority, the run waiting longest starts first (FIFO)
 });
 
 test('maxConcurrentWorkers: never more than N runs in flight across workers', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 2 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 2 });
   let inFlight = 0;
   let maxInFlight = 0;
   for (const name of ['w1', 'w2', 'w3', 'w4']) {
@@ -153,7 +116,7 @@ test('maxConcurrentWorkers: never more than N runs in flight across workers', as
 });
 
 test('concurrency: a worker with concurrency 2 has at most 2 runs in flight; default 1 never overlaps', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 4 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 4 });
   const track = { pair: { now: 0, max: 0 }, single: { now: 0, max: 0 } };
   const body = (k: keyof typeof track) => async () => {
     const c = track[k];
@@ -175,7 +138,7 @@ test('concurrency: a worker with concurrency 2 has at most 2 runs in flight; def
 });
 
 test('maxQueue: one running + maxQueue queued, then run() and triggerWorker reject ERR_QUEUE_FULL', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 4 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 4 });
   const g = gate();
   let started = 0;
   orch.registerWorker(
@@ -206,7 +169,7 @@ test('maxQueue: one running + maxQueue queued, then run() and triggerWorker reje
 });
 
 test('maxQueue 0: a run starts when a slot is free, else ERR_QUEUE_FULL', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 4 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 4 });
   const g = gate();
   let started = 0;
   orch.registerWorker(

@@ -1,43 +1,15 @@
 // Scheduling semantics (DESIGN 2.1): the original usage example, SCHEDULED intervals (fixed delay),
 // cron, CONTINUOUS and TRIGGERED workers. Inline function workers only: fast and deterministic.
 import assert from 'node:assert/strict';
-import { type TestContext, test } from 'node:test';
-import {
-  JobPriority,
-  OrchestratorError,
-  type OrchestratorOptions,
-  WorkerExecutionMode,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { JobPriority, WorkerExecutionMode, WorkerOrchestrator } from '../../src/index.ts';
+import { isCode, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { SCHEDULED, TRIGGERED, CONTINUOUS } = WorkerExecutionMode;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-function orchestrator(t: TestContext, options: OrchestratorOptions = {}): WorkerOrchestrator {
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(() => orch.stop());
-  return orch;
-}
-
-function isCode(code: string) {
-  return (error: unknown) => {
-    assert.ok(error instanceof OrchestratorError, `expected an OrchestratorError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    return true;
-  };
-}
-
 test('the original usage example runs as written: process runs only after a fresh fetch, never during one', async (t) => {
-  const orch = orchestrator(t, { maxConcurrentWorkers: 4 });
+  const orch = useOrchestrator(t, { maxConcurrentWorkers: 4 });
   const events: { what: 'fetch:start' | 'fetch:end' | 'process:start'; seq: number }[] = [];
   let seq = 0;
   let fetchRunning = false;
@@ -99,7 +71,7 @@ test('the original usage example runs as written: process runs only after a fres
 });
 
 test('SCHEDULED interval: runs at start, then intervalSeconds after the previous run ENDED (fixed delay)', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const starts: number[] = [];
   const ends: number[] = [];
   orch.registerWorker(
@@ -131,7 +103,7 @@ test('SCHEDULED interval: runs at start, then intervalSeconds after the previous
 });
 
 test('SCHEDULED interval: nextRunAt appears in getStatus while waiting for the due time', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const ends: number[] = [];
   orch.registerWorker(
     'tick',
@@ -157,7 +129,7 @@ test('SCHEDULED interval: nextRunAt appears in getStatus while waiting for the d
 });
 
 test('SCHEDULED: a disabled worker does not run; enableWorker resumes it; disableWorker stops it again', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let count = 0;
   orch.registerWorker(
     'job',
@@ -185,7 +157,7 @@ test('SCHEDULED: a disabled worker does not run; enableWorker resumes it; disabl
 });
 
 test('cron: a 6-field pattern runs about once per second', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const starts: number[] = [];
   orch.registerWorker(
     'everySecond',
@@ -205,7 +177,7 @@ test('cron: a 6-field pattern runs about once per second', async (t) => {
 });
 
 test('cron: runs only on its cron times (not at start); nextRunAt shows the next time', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let count = 0;
   orch.registerWorker(
     'newYear',
@@ -244,7 +216,7 @@ test('cron: an invalid pattern or 7 fields is refused with ERR_INVALID_OPTION', 
 });
 
 test('CONTINUOUS: runs again as soon as a run ends, without overlapping itself', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let count = 0;
   let inFlight = 0;
   let maxInFlight = 0;
@@ -265,7 +237,7 @@ test('CONTINUOUS: runs again as soon as a run ends, without overlapping itself',
 });
 
 test('CONTINUOUS: after failures it backs off instead of spinning', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let count = 0;
   orch.registerWorker(
     'failing',
@@ -286,7 +258,7 @@ test('CONTINUOUS: after failures it backs off instead of spinning', async (t) =>
 });
 
 test('CONTINUOUS: its breaker opens at maxConsecutiveFailures', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let count = 0;
   const disabled: { name: string; consecutiveFailures: number }[] = [];
   orch.on('worker:disabled', (e) => disabled.push(e));
@@ -310,7 +282,7 @@ test('CONTINUOUS: its breaker opens at maxConsecutiveFailures', async (t) => {
 });
 
 test('TRIGGERED: never runs on its own; triggerWorker resolves true after the run ended', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   let count = 0;
   let ended = false;
   let seenPayload: unknown;

@@ -1,36 +1,14 @@
 // Validation at registerWorker (DESIGN 1.3, 1.6) and the worker source forms (function, path, file URL).
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
-import { type TestContext, test } from 'node:test';
-import {
-  OrchestratorError,
-  type OrchestratorOptions,
-  WorkerExecutionMode,
-  type WorkerOptions,
-  WorkerOrchestrator,
-} from '../../src/index.ts';
+import { test } from 'node:test';
+import { WorkerExecutionMode, type WorkerOptions, WorkerOrchestrator } from '../../src/index.ts';
+import { isCode, useOrchestrator } from '../helpers.ts';
 
 const { TRIGGERED } = WorkerExecutionMode;
 
 const FIXTURES = new URL('../fixtures/', import.meta.url);
 const ECHO = new URL('echo.mjs', FIXTURES);
-
-function orchestrator(t: TestContext, options: OrchestratorOptions = {}): WorkerOrchestrator {
-  const orch = new WorkerOrchestrator({ logger: false, ...options });
-  t.after(() => orch.stop());
-  return orch;
-}
-
-function isCode(code: string, ...inMessage: string[]) {
-  return (error: unknown) => {
-    assert.ok(error instanceof OrchestratorError, `expected an OrchestratorError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    for (const text of inMessage) {
-      assert.ok(error.message.includes(text), `message "${error.message}" does not name ${text}`);
-    }
-    return true;
-  };
-}
 
 test('validation: every range of DESIGN 1.3 is refused with ERR_INVALID_OPTION naming option and value', () => {
   const orch = new WorkerOrchestrator({ logger: false });
@@ -151,7 +129,7 @@ test('validation: duplicate names, missing modules, unknown options', () => {
 });
 
 test('sources: a relative path resolves against process.cwd(); a file URL works', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   const relative = 'test/fixtures/echo.mjs';
   assert.equal(process.cwd(), resolve(new URL('../..', import.meta.url).pathname));
   orch.registerWorker('rel', relative, { executionMode: TRIGGERED, isolation: 'inline' });
@@ -173,7 +151,7 @@ test('sources: a relative path resolves against process.cwd(); a file URL works'
 });
 
 test('run(): unknown worker rejects ERR_UNKNOWN_WORKER; timeoutSeconds Infinity runs', async (t) => {
-  const orch = orchestrator(t);
+  const orch = useOrchestrator(t);
   orch.registerWorker('forever', () => 'fine', { executionMode: TRIGGERED, timeoutSeconds: Infinity });
   await orch.start();
   await assert.rejects(orch.run('nope'), isCode('ERR_UNKNOWN_WORKER'));

@@ -1,40 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveWorker } from '../../src/options.ts';
-import type { Run, RunOrigin } from '../../src/run.ts';
+import type { RunOrigin } from '../../src/run.ts';
 import { canStart, depsFreshFor, pipelineDue } from '../../src/scheduler/gates.ts';
-import { WorkerExecutionMode, type WorkerOptions } from '../../src/types.ts';
-import { WorkerRecord } from '../../src/worker-record.ts';
-
-function makeWorker(name: string, options: WorkerOptions = {}): WorkerRecord {
-  const fn = () => undefined;
-  return new WorkerRecord(name, { kind: 'function', fn }, resolveWorker(name, fn, options).options);
-}
-
-function makeRun(worker: WorkerRecord, origin: RunOrigin = 'run', seq = 1): Run {
-  return {
-    id: `${worker.name}#${seq}`,
-    worker,
-    payload: undefined,
-    origin,
-    seq,
-    attempt: 0,
-    state: 'queued',
-    queued: false,
-    current: undefined,
-    backoffTimer: undefined,
-    replayOf: undefined,
-    settle: undefined,
-    detachSignal: undefined,
-  };
-}
+import { WorkerExecutionMode } from '../../src/types.ts';
+import { makeRun, makeWorker } from '../helpers.ts';
 
 const ALL_ORIGINS: RunOrigin[] = ['schedule', 'continuous', 'trigger', 'run', 'pipeline', 'replay'];
 
 describe('canStart', () => {
   it('lets an idle, enabled worker start', () => {
     const w = makeWorker('w');
-    for (const origin of ALL_ORIGINS) assert.equal(canStart(w, makeRun(w, origin)), true, origin);
+    for (const origin of ALL_ORIGINS) assert.equal(canStart(w, makeRun(w, 1, origin)), true, origin);
   });
 
   it('refuses a worker disabled by hand', () => {
@@ -74,10 +50,10 @@ describe('canStart', () => {
     a.exclusive = [b];
     b.exclusive = [a];
     b.inFlight = 1;
-    assert.equal(canStart(a, makeRun(a, 'run')), false);
+    assert.equal(canStart(a, makeRun(a, 1, 'run')), false);
     b.inFlight = 0;
     a.inFlight = 1;
-    assert.equal(canStart(b, makeRun(b, 'trigger')), false);
+    assert.equal(canStart(b, makeRun(b, 1, 'trigger')), false);
     a.inFlight = 0;
     assert.equal(canStart(a, makeRun(a)), true);
     assert.equal(canStart(b, makeRun(b)), true);
@@ -89,7 +65,7 @@ describe('canStart', () => {
     w.deps = [dep];
     dep.lastSuccessSeq = 10;
     dep.inFlight = 1;
-    for (const origin of ALL_ORIGINS) assert.equal(canStart(w, makeRun(w, origin)), false, origin);
+    for (const origin of ALL_ORIGINS) assert.equal(canStart(w, makeRun(w, 1, origin)), false, origin);
   });
 
   it('scheduled, continuous and pipeline runs need a fresh dependency success; requested runs do not', () => {
@@ -98,18 +74,18 @@ describe('canStart', () => {
     w.deps = [dep];
     // the dependency never succeeded
     for (const origin of ['schedule', 'continuous', 'pipeline'] as const)
-      assert.equal(canStart(w, makeRun(w, origin)), false, origin);
+      assert.equal(canStart(w, makeRun(w, 1, origin)), false, origin);
     for (const origin of ['run', 'trigger', 'replay'] as const)
-      assert.equal(canStart(w, makeRun(w, origin)), true, origin);
+      assert.equal(canStart(w, makeRun(w, 1, origin)), true, origin);
     // the dependency succeeded (seq 3): fresh for a worker that never ran
     dep.lastSuccessSeq = 3;
-    assert.equal(canStart(w, makeRun(w, 'schedule')), true);
+    assert.equal(canStart(w, makeRun(w, 1, 'schedule')), true);
     // w started after that success (seq 4): stale again until dep succeeds anew
     w.lastStartSeq = 4;
-    assert.equal(canStart(w, makeRun(w, 'schedule')), false);
-    assert.equal(canStart(w, makeRun(w, 'run')), true);
+    assert.equal(canStart(w, makeRun(w, 1, 'schedule')), false);
+    assert.equal(canStart(w, makeRun(w, 1, 'run')), true);
     dep.lastSuccessSeq = 5;
-    assert.equal(canStart(w, makeRun(w, 'continuous')), true);
+    assert.equal(canStart(w, makeRun(w, 1, 'continuous')), true);
   });
 });
 

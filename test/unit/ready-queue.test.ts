@@ -1,33 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveWorker } from '../../src/options.ts';
-import type { Run, RunOrigin } from '../../src/run.ts';
+import type { Run } from '../../src/run.ts';
 import { type ReadyItem, ReadyQueue } from '../../src/scheduler/ready-queue.ts';
-import { JobPriority, type WorkerOptions } from '../../src/types.ts';
-import { WorkerRecord } from '../../src/worker-record.ts';
-
-function makeWorker(name: string, options: WorkerOptions = {}): WorkerRecord {
-  const fn = () => undefined;
-  return new WorkerRecord(name, { kind: 'function', fn }, resolveWorker(name, fn, options).options);
-}
-
-function makeRun(worker: WorkerRecord, seq: number, origin: RunOrigin = 'run'): Run {
-  return {
-    id: `${worker.name}#${seq}`,
-    worker,
-    payload: undefined,
-    origin,
-    seq,
-    attempt: 0,
-    state: 'queued',
-    queued: false,
-    current: undefined,
-    backoffTimer: undefined,
-    replayOf: undefined,
-    settle: undefined,
-    detachSignal: undefined,
-  };
-}
+import { JobPriority } from '../../src/types.ts';
+import type { WorkerRecord } from '../../src/worker-record.ts';
+import { makeRun, makeWorker } from '../helpers.ts';
 
 /** Queues a run of `worker` with `seq` and offers the worker. */
 function enqueue(rq: ReadyQueue, worker: WorkerRecord, seq: number): Run {
