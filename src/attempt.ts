@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from './clock.ts';
 import type { FailureReason } from './errors.ts';
 import type { AttemptTask } from './isolation/protocol.ts';
-import type { Sandbox } from './isolation/sandbox.ts';
+import type { Sandbox, SandboxOutcome } from './isolation/sandbox.ts';
 
 export type AttemptOutcome =
   | { ok: true; value: unknown; durationMs: number }
@@ -30,6 +30,7 @@ export class Attempt {
   readonly #clock: Clock;
   readonly #onEnd: (outcome: AttemptOutcome) => void;
   readonly #heartbeatTimeoutMs: number | undefined;
+  readonly #timeoutMs: number;
   #timeoutTimer: TimerHandle | undefined;
   #heartbeatTimer: TimerHandle | undefined;
   #lastBeat = 0;
@@ -47,26 +48,42 @@ export class Attempt {
     this.#clock = clock;
     this.#onEnd = onEnd;
     this.#heartbeatTimeoutMs = limits.heartbeatTimeoutMs;
+    this.#timeoutMs = limits.timeoutMs;
     this.startedAt = clock.now();
-    if (Number.isFinite(limits.timeoutMs)) {
-      this.#timeoutTimer = clock.setTimeout(
+  }
+
+  /** Hands the attempt to its sandbox; the deadline starts now. */
+  start(): void {
+    const { task, sandbox } = this;
+    if (Number.isFinite(this.#timeoutMs)) {
+      this.#timeoutTimer = this.#clock.setTimeout(
         () =>
-          this.cancel('timeout', new Error(`attempt ${task.attempt} timed out after ${limits.timeoutMs} ms`)),
-        limits.timeoutMs,
+          this.cancel('timeout', new Error(`attempt ${task.attempt} timed out after ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
       );
     }
-    void sandbox
-      .run(task, { onStarted: () => this.#onStarted(), onHeartbeat: () => this.#onHeartbeat() })
-      .then((outcome) => {
-        if (outcome.ok) this.#settle({ ok: true, value: outcome.value, durationMs: this.#elapsed() });
-        else
-          this.#settle({
-            ok: false,
-            reason: outcome.reason,
-            error: outcome.error,
-            durationMs: this.#elapsed(),
-          });
+    let pending: Promise<SandboxOutcome>;
+    try {
+      pending = sandbox.run(task, {
+        onStarted: () => this.#onStarted(),
+        onHeartbeat: () => this.#onHeartbeat(),
       });
+    } catch (error) {
+      // E.g. a payload that cannot be cloned into the thread: fails this attempt, not the host.
+      const cause = error instanceof Error ? error : new Error(String(error));
+      this.#settle({ ok: false, reason: 'error', error: cause, durationMs: 0 });
+      return;
+    }
+    void pending.then((outcome) => {
+      if (outcome.ok) this.#settle({ ok: true, value: outcome.value, durationMs: this.#elapsed() });
+      else
+        this.#settle({
+          ok: false,
+          reason: outcome.reason,
+          error: outcome.error,
+          durationMs: this.#elapsed(),
+        });
+    });
   }
 
   get settled(): boolean {

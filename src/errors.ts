@@ -113,3 +113,8 @@ export function isNonRetryable(error: unknown): boolean {
     typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === false
   );
 }
+
+/** An error that skips the remaining attempts of its run (the same input would fail the same way). */
+export function notRetryable(message: string, cause: Error): Error {
+  return Object.assign(new Error(message, { cause }), { retryable: false });
+}

@@ -489,10 +489,9 @@ export class WorkerOrchestrator extends EventEmitter {
       (outcome) => this.#onAttemptEnd(run, attempt, outcome),
     );
     run.current = attempt;
-    if (!attempt.settled) {
-      this.#attempts.set(attempt, run);
-      if (sandbox.probe !== undefined) this.#health.wake();
-    }
+    this.#attempts.set(attempt, run);
+    attempt.start();
+    if (!attempt.settled && sandbox.probe !== undefined) this.#health.wake();
   }
 
   #onAttemptEnd(run: Run, attempt: Attempt, outcome: AttemptOutcome): void {

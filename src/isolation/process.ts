@@ -1,7 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { deserializeError } from '../errors.ts';
+import { deserializeError, notRetryable } from '../errors.ts';
 import { childEntryPath, sandboxExecArgv } from './entry-files.ts';
 import { forwardLines } from './output.ts';
 import { terminateProcessTree } from './process-tree.ts';
@@ -110,8 +110,21 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
         resolve(outcome);
       };
       this.#current = { runId: task.runId, hooks, settle };
-      if (!this.#send({ t: 'run', task })) {
+      if (this.#exited || !this.#child.connected) {
         this.#fail(new Error('could not send the attempt to the child process (IPC channel closed)'));
+        return;
+      }
+      try {
+        this.#child.send({ t: 'run', task } satisfies ParentMessage);
+      } catch (error) {
+        // Serialization failed before anything was sent: the child is fine and stays usable.
+        this.#current = undefined;
+        const cause = error instanceof Error ? error : new Error(String(error));
+        settle({
+          ok: false,
+          reason: 'error',
+          error: notRetryable(`the payload cannot be sent to the child process: ${cause.message}`, cause),
+        });
       }
     });
   }

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { deserializeError } from '../errors.ts';
+import { deserializeError, notRetryable } from '../errors.ts';
 import { sandboxExecArgv, threadEntryPath } from './entry-files.ts';
 import type { AttemptResult, AttemptTask, SandboxMessage } from './protocol.ts';
 import type { AttemptHooks, Sandbox, SandboxOutcome, ThreadProbe } from './sandbox.ts';
@@ -46,7 +46,9 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
       idleTimeout: Number.POSITIVE_INFINITY,
       atomics: 'disabled',
       workerData: data,
-      execArgv: sandboxExecArgv(options.execArgv),
+      // Left unset, a thread inherits the host's flags and Node drops those a thread cannot take
+      // (--expose-gc, ...); given explicitly, such a flag would make the thread fail to start.
+      ...(options.execArgv === undefined ? {} : { execArgv: sandboxExecArgv(options.execArgv) }),
       ...(options.memoryLimitMb === undefined
         ? {}
         : { resourceLimits: { maxOldGenerationSizeMb: options.memoryLimitMb } }),
@@ -82,7 +84,15 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
     this.#runs++;
     this.#hooks = hooks;
-    const pending = this.#pool.run(task);
+    let pending: Promise<AttemptResult>;
+    try {
+      pending = this.#pool.run(task);
+    } catch (error) {
+      // Thrown before the task reached a thread: bad execArgv (the thread cannot start) or a payload
+      // that cannot be cloned. Neither gets better with another attempt in this sandbox.
+      this.#usable = false;
+      return Promise.resolve(classifyStartFailure(error));
+    }
     this.#captureThread();
     return pending.then(
       (result: AttemptResult) => {
@@ -137,6 +147,18 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
         break;
     }
   }
+}
+
+function classifyStartFailure(error: unknown): SandboxOutcome {
+  const cause = error instanceof Error ? error : new Error(String(error));
+  if ((cause as { code?: unknown }).code === 'ERR_WORKER_INVALID_EXEC_ARGV') {
+    return { ok: false, reason: 'load', error: cause };
+  }
+  return {
+    ok: false,
+    reason: 'error',
+    error: notRetryable(`the payload cannot be sent to the thread: ${cause.message}`, cause),
+  };
 }
 
 /** piscina rejects when the thread died: an out-of-memory exit, process.exit(), or an uncaught error. */

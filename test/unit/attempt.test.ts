@@ -68,6 +68,7 @@ function setup(limits: Partial<AttemptLimits> = {}) {
     clock,
     (outcome) => outcomes.push(outcome),
   );
+  attempt.start();
   return { clock, sandbox, outcomes, attempt };
 }
 
