@@ -62,13 +62,21 @@ function corral(isolation: 'thread' | 'process' | 'inline', job: Job, total: num
 function rawPiscina(job: Job, total: number): Variant<Measure> {
   const { file, payload } = jobs[job];
   const pool = new Piscina({ filename: file, minThreads: 2, maxThreads: 2, idleTimeout: 60_000 });
-  return { name: 'raw piscina', round: () => measure(total, () => pool.run(payload)), teardown: () => pool.destroy() };
+  return {
+    name: 'raw piscina',
+    round: () => measure(total, () => pool.run(payload)),
+    teardown: () => pool.destroy(),
+  };
 }
 
 function rawFork(job: Job, total: number): Variant<Measure> {
   const { file, payload } = jobs[job];
   const pool = new RawForkPool(file, 2);
-  return { name: 'raw fork pool', round: () => measure(total, () => pool.run(payload)), teardown: () => pool.close() };
+  return {
+    name: 'raw fork pool',
+    round: () => measure(total, () => pool.run(payload)),
+    teardown: () => pool.close(),
+  };
 }
 
 async function plainCall(job: Job, total: number): Promise<Variant<Measure>> {
@@ -109,5 +117,8 @@ for (const job of Object.keys(jobs) as Job[]) {
     }
   }
 }
-table(['job', 'variant', 'runs/s median (min–max)', 'p50 µs', 'p99 µs', 'host CPU µs/run', 'corral / raw'], rows);
+table(
+  ['job', 'variant', 'runs/s median (min–max)', 'p50 µs', 'p99 µs', 'host CPU µs/run', 'corral / raw'],
+  rows,
+);
 save('dispatch', results);

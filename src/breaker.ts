@@ -3,6 +3,9 @@ import type { BreakerState } from './types.ts';
 /**
  * The circuit breaker of one worker: pure state, no timers. The orchestrator asks it what to do and arms
  * the cooldown timer itself, so the logic is testable without a clock.
+ *
+ * While the breaker is not closed, only the half-open trial decides its state: a run that was already
+ * in flight when it opened (a straggler, with `concurrency` > 1) neither closes nor re-opens it.
  */
 export class CircuitBreaker {
   #state: BreakerState = 'closed';
@@ -36,39 +39,45 @@ export class CircuitBreaker {
     return true;
   }
 
-  /** A run started; in half-open it is the trial. */
-  onRunStart(): void {
-    if (this.#state === 'half-open') this.#trialInFlight = true;
+  /** A run started. Returns true when it is the half-open trial. */
+  onRunStart(): boolean {
+    if (this.#state !== 'half-open') return false;
+    this.#trialInFlight = true;
+    return true;
   }
 
-  /** A run succeeded: the breaker closes. */
-  onSuccess(): void {
-    this.#consecutiveFailures = 0;
-    this.#state = 'closed';
-    this.#trialInFlight = false;
+  /** A run succeeded. Returns true when this closed the breaker (a successful trial). */
+  onSuccess(isTrial: boolean): boolean {
+    if (this.#state === 'closed') {
+      this.#consecutiveFailures = 0;
+      return false;
+    }
+    if (!isTrial) return false;
+    this.reset();
+    return true;
   }
 
   /**
-   * A run failed (reason other than `aborted`). Returns true when this failure opened the breaker
-   * (from closed at the threshold, or a failed half-open trial).
+   * A run failed (any reason but `aborted`). Returns true when this failure opened the breaker: the
+   * threshold reached while closed, or a failed trial.
    */
-  onFailure(): boolean {
+  onFailure(isTrial: boolean): boolean {
+    if (this.#state === 'closed') {
+      this.#consecutiveFailures++;
+      if (this.#consecutiveFailures < this.#maxConsecutiveFailures) return false;
+      this.#state = 'open';
+      return true;
+    }
+    if (!isTrial) return false;
     this.#consecutiveFailures++;
-    if (this.#state === 'half-open') {
-      this.#state = 'open';
-      this.#trialInFlight = false;
-      return true;
-    }
-    if (this.#state === 'closed' && this.#consecutiveFailures >= this.#maxConsecutiveFailures) {
-      this.#state = 'open';
-      return true;
-    }
-    return false;
+    this.#state = 'open';
+    this.#trialInFlight = false;
+    return true;
   }
 
-  /** An aborted half-open trial does not count: another trial may start. */
-  onAborted(): void {
-    if (this.#state === 'half-open') this.#trialInFlight = false;
+  /** An aborted trial does not count: another trial may start. */
+  onAborted(isTrial: boolean): void {
+    if (isTrial && this.#state === 'half-open') this.#trialInFlight = false;
   }
 
   /** The cooldown passed: allow one trial. */

@@ -99,8 +99,8 @@ const integerAtLeast =
       throw invalid(where, option, `an integer >= ${min}`, value);
   };
 const stringList: Check = (where, option, value) => {
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === ''))
-    throw invalid(where, option, 'an array of non-empty strings', value);
+  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === '' || item.includes('\0')))
+    throw invalid(where, option, 'an array of non-empty strings without NUL bytes', value);
 };
 
 /** Validates and resolves `registerWorker` arguments. Throws `OrchestratorError` at the first problem. */
@@ -203,9 +203,9 @@ export function resolveWorker(
       typeof env !== 'object' ||
       env === null ||
       Array.isArray(env) ||
-      Object.values(env).some((v) => typeof v !== 'string')
+      Object.entries(env).some(([k, v]) => typeof v !== 'string' || k.includes('\0') || v.includes('\0'))
     ) {
-      throw invalid(where, 'env', 'an object of string values', env);
+      throw invalid(where, 'env', 'an object of string values (no NUL bytes)', env);
     }
   }
 

@@ -16,7 +16,7 @@ import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWo
 import { backoffDelay, shouldRetry } from './retry.ts';
 import { isRequested, type Run, type RunOrigin, type RunOutcome } from './run.ts';
 import { canStart, pipelineDue } from './scheduler/gates.ts';
-import { validateGraph } from './scheduler/graph.ts';
+import { validateGraph, validateNames } from './scheduler/graph.ts';
 import { ReadyQueue } from './scheduler/ready-queue.ts';
 import { TimerQueue } from './scheduler/timer-queue.ts';
 import {
@@ -79,6 +79,8 @@ export class WorkerOrchestrator extends EventEmitter {
   #stopping: Promise<StopReport> | undefined;
   #stopTracker: StopTracker | undefined;
   #whenIdle: (() => void) | undefined;
+  /** Run ids are this prefix and a sequence number: unique, and cheaper than a UUID per run. */
+  readonly #idPrefix = `${randomUUID().slice(0, 8)}-`;
 
   constructor(options: OrchestratorOptions = {}) {
     super();
@@ -118,16 +120,24 @@ export class WorkerOrchestrator extends EventEmitter {
       throw new OrchestratorError('ERR_DUPLICATE_WORKER', `worker "${name}" is already registered`);
     }
     const record = new WorkerRecord(name, resolved.source, resolved.options);
+    if (this.#state === 'stopped') {
+      this.#workers.set(name, record);
+      return;
+    }
+    // While running, every registered worker's names were checked already, so none can name this new
+    // one: only a dependency on itself can make a cycle, and only its own names need checking.
+    if (record.options.dependsOn.includes(name)) {
+      throw new OrchestratorError('ERR_DEPENDENCY_CYCLE', `dependency cycle: ${name} -> ${name}`);
+    }
     this.#workers.set(name, record);
-    if (this.#state === 'stopped') return;
     try {
-      validateGraph(this.#workers, [name]);
+      validateNames(this.#workers, name);
     } catch (error) {
       this.#workers.delete(name);
       throw error;
     }
-    this.#link();
-    this.#activate(record);
+    this.#link(record);
+    this.#activate(record, true);
     this.#dispatch();
   }
 
@@ -135,11 +145,19 @@ export class WorkerOrchestrator extends EventEmitter {
   async start(): Promise<void> {
     if (this.#stopping !== undefined) await this.#stopping;
     if (this.#state === 'running') return;
-    validateGraph(this.#workers, this.#workers.keys());
-    this.#link();
+    validateGraph(this.#workers);
+    for (const worker of this.#workers.values()) {
+      worker.deps = [];
+      worker.dependents = [];
+      worker.exclusive = [];
+    }
+    for (const worker of this.#workers.values()) this.#link(worker);
     this.#health.reopen();
     this.#state = 'running';
-    for (const worker of this.#workers.values()) this.#activate(worker);
+    for (const worker of this.#workers.values()) {
+      if (worker.cooldownUntil !== undefined && worker.breaker.state === 'open') this.#armCooldown(worker);
+      this.#activate(worker, true);
+    }
     this.#timers.start();
     this.#log.info({ workers: this.#workers.size }, 'orchestrator started');
     this.#emit('orchestrator:started', {});
@@ -153,8 +171,9 @@ export class WorkerOrchestrator extends EventEmitter {
    */
   stop(): Promise<StopReport> {
     if (this.#stopping !== undefined) return this.#stopping;
-    if (this.#state === 'stopped')
+    if (this.#state === 'stopped') {
       return Promise.resolve({ completed: [], terminated: [], requeued: 0, dropped: 0 });
+    }
     this.#stopping = this.#stop().finally(() => {
       this.#stopping = undefined;
     });
@@ -169,7 +188,7 @@ export class WorkerOrchestrator extends EventEmitter {
     const worker = this.#workers.get(name);
     if (worker === undefined || !worker.enabled || this.#state !== 'running') return false;
     return new Promise<boolean>((resolve, reject) => {
-      const run = this.#request(worker, 'trigger', payload, () => resolve(true), undefined);
+      const run = this.#request(worker, 'trigger', payload, () => resolve(true), undefined, undefined);
       if (run instanceof OrchestratorError) reject(run);
     });
   }
@@ -191,12 +210,16 @@ export class WorkerOrchestrator extends EventEmitter {
       this.#emit('worker:enabled', { name });
     }
     if (this.#state === 'running') {
-      this.#activate(worker);
+      this.#activate(worker, false);
+      this.#unblock(worker);
       this.#dispatch();
     }
   }
 
-  /** Disables a worker: no scheduled runs, `trigger` resolves false, `run` rejects; queued runs wait. */
+  /**
+   * Disables a worker: no scheduled runs, `triggerWorker` resolves false, `run` rejects; queued runs
+   * wait for it to be enabled again, and runs in flight (with their retries) finish.
+   */
   disableWorker(name: string): void {
     const worker = this.#get(name);
     worker.manuallyEnabled = false;
@@ -222,12 +245,12 @@ export class WorkerOrchestrator extends EventEmitter {
         breaker: worker.breaker.state,
         totals: { ...worker.totals },
       };
-      if (worker.lastRun !== undefined) status.lastRun = worker.lastRun.toISOString();
-      if (worker.lastSuccess !== undefined) status.lastSuccess = worker.lastSuccess.toISOString();
+      if (worker.lastRunAt !== undefined) status.lastRun = isoDate(worker.lastRunAt);
+      if (worker.lastSuccessAt !== undefined) status.lastSuccess = isoDate(worker.lastSuccessAt);
       if (worker.lastError !== undefined) status.lastError = worker.lastError;
       if (worker.lastFailureReason !== undefined) status.lastFailureReason = worker.lastFailureReason;
       const due = this.#timers.dueAt(worker);
-      if (due !== undefined && Number.isFinite(due)) status.nextRunAt = new Date(due).toISOString();
+      if (due !== undefined && due < MAX_DATE_MS) status.nextRunAt = isoDate(due);
       if (worker.resources !== undefined) status.resources = { ...worker.resources };
       workerStates[worker.name] = status;
       running += worker.inFlight;
@@ -272,35 +295,37 @@ export class WorkerOrchestrator extends EventEmitter {
         if (outcome.ok) resolve(outcome.value);
         else reject(new RunError(name, outcome.reason, outcome.attempts, outcome.error));
       };
-      const run = this.#request(worker, origin, payload, settle, replayOf);
-      if (run instanceof OrchestratorError) {
-        reject(run);
-        return;
-      }
-      if (signal !== undefined && run.state !== 'done') {
-        const onAbort = () =>
-          this.#abortRun(run, toError(signal.reason, 'the run was cancelled by its signal'));
-        signal.addEventListener('abort', onAbort, { once: true });
-        run.detachSignal = () => signal.removeEventListener('abort', onAbort);
-      }
+      const run = this.#request(worker, origin, payload, settle, replayOf, signal);
+      if (run instanceof OrchestratorError) reject(run);
     });
   }
 
-  /** Queues a requested run; returns ERR_QUEUE_FULL instead when the worker's queue is at `maxQueue`. */
+  /**
+   * Queues a requested run (listening to its signal before anything can start it) and dispatches;
+   * returns ERR_QUEUE_FULL instead when the run would wait beyond the worker's `maxQueue`.
+   */
   #request(
     worker: WorkerRecord,
     origin: RunOrigin,
     payload: unknown,
     settle: (outcome: RunOutcome) => void,
     replayOf: string | undefined,
+    signal: AbortSignal | undefined,
   ): Run | OrchestratorError {
     const run = this.#enqueue(worker, origin, payload, settle, replayOf);
+    if (signal !== undefined) {
+      const onAbort = () =>
+        this.#abortRun(run, toError(signal.reason, 'the run was cancelled by its signal'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.detachSignal = () => signal.removeEventListener('abort', onAbort);
+    }
     this.#dispatch();
-    // maxQueue bounds runs that wait: check after dispatch, so that a run that could start at once
+    // maxQueue bounds runs that wait: checked after dispatch, so that a run that can start at once
     // (even with maxQueue 0) does.
     if (run.queued && worker.queue.requested > worker.options.maxQueue) {
       worker.queue.remove(run);
       run.state = 'done';
+      run.detachSignal?.();
       return new OrchestratorError(
         'ERR_QUEUE_FULL',
         `worker "${worker.name}" already has ${worker.options.maxQueue} queued run(s) (maxQueue)`,
@@ -322,63 +347,65 @@ export class WorkerOrchestrator extends EventEmitter {
     settle: ((outcome: RunOutcome) => void) | undefined,
     replayOf: string | undefined,
   ): Run {
+    const seq = ++this.#seq;
     const run: Run = {
-      id: randomUUID(),
+      id: `${this.#idPrefix}${seq.toString(36)}`,
       worker,
       payload,
       origin,
-      seq: ++this.#seq,
+      seq,
       attempt: 0,
       state: 'queued',
       queued: false,
       current: undefined,
       backoffTimer: undefined,
+      isTrial: false,
+      abortError: undefined,
       replayOf,
       settle,
       detachSignal: undefined,
     };
     worker.queue.push(run);
-    this.#ready.offerWorker(worker);
+    // A new run may be startable where the waiting ones were not (a request does not wait for
+    // dependency freshness), so a blocked worker gets another look.
+    this.#unblock(worker);
     return run;
   }
 
-  /** Resolves dependency and exclusion links by name (after the graph was validated). */
-  #link(): void {
-    for (const worker of this.#workers.values()) {
-      worker.deps = worker.options.dependsOn.flatMap((n) => this.#workers.get(n) ?? []);
-      worker.dependents = [];
-      worker.exclusive = [];
-    }
-    for (const worker of this.#workers.values()) {
-      for (const dep of worker.deps) dep.dependents.push(worker);
-      for (const blocked of worker.options.blocks) {
-        const other = this.#workers.get(blocked);
-        if (other === undefined) continue;
-        if (!worker.exclusive.includes(other)) worker.exclusive.push(other);
-        if (!other.exclusive.includes(worker)) other.exclusive.push(worker);
-      }
+  /** Links `worker` with its dependencies and the workers it excludes (names already validated). */
+  #link(worker: WorkerRecord): void {
+    worker.deps = worker.options.dependsOn.flatMap((n) => this.#workers.get(n) ?? []);
+    for (const dep of worker.deps) dep.dependents.push(worker);
+    for (const blocked of worker.options.blocks) {
+      const other = this.#workers.get(blocked);
+      if (other === undefined) continue;
+      if (!worker.exclusive.includes(other)) worker.exclusive.push(other);
+      if (!other.exclusive.includes(worker)) other.exclusive.push(worker);
     }
   }
 
-  /** Puts an enabled worker on its schedule: the first due time, or its continuous runs. */
-  #activate(worker: WorkerRecord): void {
+  /**
+   * Puts an enabled worker on its schedule: its next due time, its continuous runs, or its pipeline
+   * run. `atStart`: an interval worker is due at once (DESIGN 2.1: it runs at `start()`).
+   */
+  #activate(worker: WorkerRecord, atStart: boolean): void {
     if (!worker.enabled || this.#state !== 'running') return;
     switch (worker.options.executionMode) {
-      case WorkerExecutionMode.SCHEDULED:
-        if (
-          worker.queue.scheduled === 0 &&
-          worker.inFlight === 0 &&
-          this.#timers.dueAt(worker) === undefined
-        ) {
-          const now = this.#clock.now();
-          const schedule = worker.schedule;
-          if (schedule === undefined) break;
-          const at =
-            worker.lastEndedAt === undefined ? schedule.first(now) : schedule.next(worker.lastEndedAt, now);
-          this.#timers.schedule(worker, Math.max(now, at));
-        }
+      case WorkerExecutionMode.SCHEDULED: {
+        const schedule = worker.schedule;
+        const idle = worker.queue.scheduled === 0 && worker.scheduledInFlight === 0;
+        if (schedule === undefined || !idle || this.#timers.dueAt(worker) !== undefined) break;
+        const now = this.#clock.now();
+        const at =
+          atStart || worker.lastEndedAt === undefined
+            ? schedule.first(now)
+            : schedule.next(worker.lastEndedAt, now);
+        this.#timers.schedule(worker, Math.max(now, at));
         break;
+      }
       case WorkerExecutionMode.CONTINUOUS:
+        // A pending backoff (after a failed run) holds the loop until it is due.
+        if (this.#timers.dueAt(worker) !== undefined) break;
         while (worker.queue.scheduled + worker.inFlight < worker.options.concurrency) {
           this.#enqueue(worker, 'continuous', undefined, undefined, undefined);
         }
@@ -397,7 +424,7 @@ export class WorkerOrchestrator extends EventEmitter {
     if (mode === WorkerExecutionMode.SCHEDULED && worker.queue.scheduled === 0) {
       this.#enqueue(worker, 'schedule', undefined, undefined, undefined);
     } else if (mode === WorkerExecutionMode.CONTINUOUS) {
-      this.#activate(worker);
+      this.#activate(worker, false);
     }
     this.#dispatch();
   }
@@ -421,7 +448,6 @@ export class WorkerOrchestrator extends EventEmitter {
 
   #dispatchPass(): void {
     if (this.#state === 'stopped') return;
-    const skipped: WorkerRecord[] = [];
     while (this.#attemptsInFlight < this.#options.maxConcurrentWorkers) {
       const next = this.#ready.pop();
       if (next === undefined) break;
@@ -433,23 +459,31 @@ export class WorkerOrchestrator extends EventEmitter {
       const run =
         this.#state === 'running' ? worker.queue.takeStartable((r) => canStart(worker, r)) : undefined;
       if (run === undefined) {
-        skipped.push(worker);
+        // Out of the heap until a run of its own or of a partner ends, or it is enabled again: a
+        // dispatch pass never walks over workers that cannot start.
+        worker.blocked = true;
         continue;
       }
       this.#beginRun(run);
       this.#ready.offerWorker(worker);
     }
-    for (const worker of skipped) this.#ready.offerWorker(worker);
+  }
+
+  /** Gives a blocked worker another look at the next dispatch. */
+  #unblock(worker: WorkerRecord): void {
+    worker.blocked = false;
+    this.#ready.offerWorker(worker);
   }
 
   #beginRun(run: Run): void {
     const worker = run.worker;
     run.state = 'running';
     worker.inFlight++;
+    if (run.origin === 'schedule') worker.scheduledInFlight++;
     worker.lastStartSeq = ++this.#seq;
-    worker.lastRun = new Date(this.#clock.now());
+    worker.lastRunAt = this.#clock.now();
     worker.totals.runs++;
-    worker.breaker.onRunStart();
+    run.isTrial = worker.breaker.onRunStart();
     this.#runsInFlight.add(run);
     this.#startAttempt(run);
   }
@@ -461,26 +495,38 @@ export class WorkerOrchestrator extends EventEmitter {
     run.attempt++;
     run.state = 'running';
     this.#attemptsInFlight++;
-    worker.pool ??= createPool(worker, {
-      clock: this.#clock,
-      logger: this.#log,
-      reaper: this.#reaper,
-      heapReportMs: this.#options.enableHealthChecks ? this.#options.healthSampleMs : 0,
-    });
-    const sandbox = worker.pool.acquire();
+    let sandbox: Sandbox;
+    try {
+      worker.pool ??= createPool(worker, {
+        clock: this.#clock,
+        logger: this.#log,
+        reaper: this.#reaper,
+        heapReportMs: this.#options.enableHealthChecks ? this.#options.healthSampleMs : 0,
+      });
+      sandbox = worker.pool.acquire();
+    } catch (error) {
+      // The sandbox could not even be created (e.g. fork refused its arguments): this attempt fails
+      // as one that could not load, and the run goes on to its outcome like any other.
+      const cause = toError(error, 'the sandbox could not be created');
+      this.#onAttemptEnd(run, undefined, { ok: false, reason: 'load', error: cause, durationMs: 0 });
+      return;
+    }
     const { heartbeatTimeoutSeconds, timeoutSeconds } = worker.options;
     const heartbeatTimeoutMs =
       heartbeatTimeoutSeconds === undefined ? undefined : heartbeatTimeoutSeconds * 1000;
     const task: AttemptTask = {
-      runId: run.id,
+      id: run.seq,
       attempt: run.attempt,
       payload: run.payload,
-      state: worker.runtimeState(),
       heartbeatEveryMs:
         heartbeatTimeoutMs === undefined ? 0 : Math.max(1, Math.min(100, heartbeatTimeoutMs / 5)),
+      enabled: worker.enabled,
+      consecutiveFailures: worker.breaker.consecutiveFailures,
+      lastRunAt: worker.lastRunAt,
+      lastSuccessAt: worker.lastSuccessAt,
+      lastError: worker.lastError,
     };
     if (sandbox.runs === 0 && sandbox.kind !== 'inline') task.config = worker.staticConfig();
-    this.#emit('worker:start', { name: worker.name, runId: run.id, attempt: run.attempt });
     const attempt = new Attempt(
       sandbox,
       task,
@@ -490,16 +536,21 @@ export class WorkerOrchestrator extends EventEmitter {
     );
     run.current = attempt;
     this.#attempts.set(attempt, run);
+    // Listeners may cancel the run from here: the attempt is registered, so that reaches it.
+    this.#emit('worker:start', { name: worker.name, runId: run.id, attempt: run.attempt });
+    if (run.abortError !== undefined) attempt.cancel('aborted', run.abortError);
     attempt.start();
     if (!attempt.settled && sandbox.probe !== undefined) this.#health.wake();
   }
 
-  #onAttemptEnd(run: Run, attempt: Attempt, outcome: AttemptOutcome): void {
+  #onAttemptEnd(run: Run, attempt: Attempt | undefined, outcome: AttemptOutcome): void {
     const worker = run.worker;
     this.#attemptsInFlight--;
-    this.#attempts.delete(attempt);
     run.current = undefined;
-    this.#returnSandbox(worker, attempt.sandbox, run.id, outcome);
+    if (attempt !== undefined) {
+      this.#attempts.delete(attempt);
+      this.#returnSandbox(worker, attempt.sandbox, run.seq, outcome);
+    }
     if (outcome.ok) {
       this.#emit('worker:success', {
         name: worker.name,
@@ -512,7 +563,9 @@ export class WorkerOrchestrator extends EventEmitter {
     } else {
       if (outcome.reason === 'timeout') worker.totals.timeouts++;
       if (outcome.reason === 'crash') worker.totals.crashes++;
-      const willRetry = shouldRetry(outcome.reason, outcome.error, run.attempt, worker.options.maxRetries);
+      const willRetry =
+        this.#state !== 'stopped' &&
+        shouldRetry(outcome.reason, outcome.error, run.attempt, worker.options.maxRetries);
       this.#log.warn(
         { worker: worker.name, runId: run.id, attempt: run.attempt, reason: outcome.reason, willRetry },
         `attempt failed: ${outcome.error.message}`,
@@ -525,9 +578,17 @@ export class WorkerOrchestrator extends EventEmitter {
         error: outcome.error,
         willRetry,
       });
-      if (willRetry) {
+      if (willRetry && run.abortError === undefined) {
         worker.totals.retries++;
         this.#scheduleRetry(run);
+      } else if (willRetry) {
+        // Cancelled while this attempt was failing (e.g. from a worker:failure listener).
+        this.#finishRun(run, {
+          ok: false,
+          reason: 'aborted',
+          error: run.abortError as Error,
+          attempts: run.attempt,
+        });
       } else {
         this.#finishRun(run, {
           ok: false,
@@ -541,14 +602,14 @@ export class WorkerOrchestrator extends EventEmitter {
   }
 
   /** Keeps a sandbox that ended an attempt normally; kills one whose attempt was ended by force. */
-  #returnSandbox(worker: WorkerRecord, sandbox: Sandbox, runId: string, outcome: AttemptOutcome): void {
+  #returnSandbox(worker: WorkerRecord, sandbox: Sandbox, id: number, outcome: AttemptOutcome): void {
     const pool = worker.pool;
     if (pool === undefined) return;
     if (outcome.ok || outcome.reason === 'error') {
       pool.release(sandbox);
       return;
     }
-    if (outcome.reason !== 'crash' && outcome.reason !== 'load') sandbox.abort(runId);
+    if (outcome.reason !== 'crash' && outcome.reason !== 'load') sandbox.abort(id);
     void pool.discard(sandbox);
   }
 
@@ -569,54 +630,59 @@ export class WorkerOrchestrator extends EventEmitter {
     const wasInFlight = run.state !== 'queued';
     run.state = 'done';
     run.detachSignal?.();
+    const now = this.#clock.now();
     if (wasInFlight) {
       worker.inFlight--;
+      if (run.origin === 'schedule') worker.scheduledInFlight--;
       this.#runsInFlight.delete(run);
       if (this.#stopTracker !== undefined && !this.#stopTracker.terminatedRuns.has(run)) {
         this.#stopTracker.completed.push(worker.name);
       }
-      worker.lastEndedAt = this.#clock.now();
+      worker.lastEndedAt = now;
     }
     if (outcome.ok) {
       if (run.replayOf !== undefined) this.#deadLetters.clearEntry(run.replayOf);
       worker.totals.succeeded++;
-      worker.lastSuccess = new Date(this.#clock.now());
+      worker.lastSuccessAt = now;
       worker.lastSuccessSeq = ++this.#seq;
-      const wasHalfOpen = worker.breaker.state === 'half-open';
-      worker.breaker.onSuccess();
-      if (wasHalfOpen) {
+      if (worker.breaker.onSuccess(run.isTrial)) {
+        this.#clearCooldown(worker);
+        worker.cooldownUntil = undefined;
         this.#log.info({ worker: worker.name }, 'half-open trial succeeded: breaker closed');
         this.#emit('worker:enabled', { name: worker.name });
       }
     } else if (outcome.reason === 'aborted') {
-      worker.breaker.onAborted();
+      worker.breaker.onAborted(run.isTrial);
     } else {
       worker.totals.failed++;
       worker.lastError = describeError(outcome.error);
       worker.lastFailureReason = outcome.reason;
       if (isRequested(run.origin)) this.#recordDeadLetter(run, outcome);
-      if (worker.breaker.onFailure()) this.#onBreakerOpened(worker);
+      if (worker.breaker.onFailure(run.isTrial)) this.#onBreakerOpened(worker);
     }
     run.settle?.(outcome);
     if (this.#runsInFlight.size === 0) this.#whenIdle?.();
-    if (this.#state === 'running') this.#afterRun(worker, run, outcome);
+    if (wasInFlight) this.#afterRun(worker, run, outcome);
   }
 
+  /** What a run's end makes possible: the worker's next scheduled run, its partners, its pipeline. */
   #afterRun(worker: WorkerRecord, run: Run, outcome: RunOutcome): void {
-    if (run.origin === 'schedule' && worker.enabled) {
-      this.#activate(worker);
-    } else if (run.origin === 'continuous' && worker.enabled) {
-      if (outcome.ok || outcome.reason === 'aborted') {
-        this.#activate(worker);
-      } else {
+    if (this.#state !== 'running') return;
+    this.#unblock(worker);
+    for (const other of worker.exclusive) this.#unblock(other);
+    for (const dependent of worker.dependents) this.#unblock(dependent);
+    if (worker.options.executionMode === WorkerExecutionMode.CONTINUOUS && run.origin === 'continuous') {
+      if (!outcome.ok && outcome.reason !== 'aborted' && worker.enabled) {
         // After a failed run a continuous worker waits out a backoff instead of spinning.
         const delay = backoffDelay(worker.options.retryDelayMs, worker.breaker.consecutiveFailures + 1);
         this.#timers.schedule(worker, this.#clock.now() + delay);
       }
     }
+    this.#activate(worker, false);
     if (outcome.ok) {
       for (const dependent of worker.dependents) {
-        if (dependent.options.executionMode === WorkerExecutionMode.TRIGGERED) this.#activate(dependent);
+        if (dependent.options.executionMode === WorkerExecutionMode.TRIGGERED)
+          this.#activate(dependent, false);
       }
     }
   }
@@ -629,7 +695,7 @@ export class WorkerOrchestrator extends EventEmitter {
         reason: outcome.reason,
         error: describeError(outcome.error),
         attempts: outcome.attempts,
-        failedAt: new Date(this.#clock.now()).toISOString(),
+        failedAt: isoDate(this.#clock.now()),
       },
       run.replayOf,
     );
@@ -647,19 +713,32 @@ export class WorkerOrchestrator extends EventEmitter {
     this.#emit('worker:disabled', { name: worker.name, consecutiveFailures });
     const cooldownMs = worker.breaker.cooldownMs;
     if (cooldownMs === null) return;
+    worker.cooldownUntil = this.#clock.now() + cooldownMs;
+    // While stopping, the cooldown is only remembered; the next start() arms it.
+    if (this.#state === 'running') this.#armCooldown(worker);
+  }
+
+  /** Arms the half-open trial of an open breaker for `cooldownUntil`. */
+  #armCooldown(worker: WorkerRecord): void {
     this.#clearCooldown(worker);
-    worker.cooldownTimer = this.#clock.setTimeout(() => {
-      worker.cooldownTimer = undefined;
-      worker.breaker.halfOpen();
-      this.#log.info({ worker: worker.name }, 'breaker half-open: next run is the trial');
-      if (this.#state !== 'running') return;
-      if (worker.options.executionMode === WorkerExecutionMode.SCHEDULED) {
-        this.#timers.schedule(worker, this.#clock.now());
-      } else {
-        this.#activate(worker);
-      }
-      this.#dispatch();
-    }, cooldownMs);
+    const until = worker.cooldownUntil ?? this.#clock.now();
+    worker.cooldownTimer = this.#clock.setTimeout(
+      () => {
+        worker.cooldownTimer = undefined;
+        worker.cooldownUntil = undefined;
+        if (this.#state !== 'running') return;
+        worker.breaker.halfOpen();
+        this.#log.info({ worker: worker.name }, 'breaker half-open: next run is the trial');
+        if (worker.options.executionMode === WorkerExecutionMode.SCHEDULED && worker.queue.scheduled === 0) {
+          this.#timers.schedule(worker, this.#clock.now());
+        } else {
+          this.#activate(worker, false);
+        }
+        this.#unblock(worker);
+        this.#dispatch();
+      },
+      Math.max(0, until - this.#clock.now()),
+    );
   }
 
   #clearCooldown(worker: WorkerRecord): void {
@@ -669,14 +748,15 @@ export class WorkerOrchestrator extends EventEmitter {
 
   /** Cancels a run wherever it is: removed from its queue, its attempt ended, or its backoff cut short. */
   #abortRun(run: Run, error: Error): void {
-    const worker = run.worker;
     switch (run.state) {
       case 'queued':
-        worker.queue.remove(run);
+        run.worker.queue.remove(run);
         this.#finishRun(run, { ok: false, reason: 'aborted', error, attempts: run.attempt });
         break;
       case 'running':
-        run.current?.cancel('aborted', error);
+        // Between attempts (an event listener cancelling) there is no attempt to end yet: remembered.
+        if (run.current === undefined) run.abortError ??= error;
+        else run.current.cancel('aborted', error);
         break;
       case 'backoff':
       case 'retry-ready':
@@ -705,13 +785,13 @@ export class WorkerOrchestrator extends EventEmitter {
   async #stopNow(): Promise<StopReport> {
     this.#state = 'stopping';
     this.#timers.clear();
-    for (const worker of this.#workers.values()) this.#clearCooldown(worker);
     const tracker: StopTracker = { completed: [], terminated: [], terminatedRuns: new Set() };
     this.#stopTracker = tracker;
     const shutdownError = new Error('the orchestrator stopped before the run could finish');
 
     let dropped = 0;
     for (const worker of this.#workers.values()) {
+      worker.blocked = false;
       for (const run of worker.queue.drain()) {
         if (isRequested(run.origin) && run.origin !== 'pipeline') dropped++;
         this.#finishRun(run, { ok: false, reason: 'aborted', error: shutdownError, attempts: 0 });
@@ -736,6 +816,8 @@ export class WorkerOrchestrator extends EventEmitter {
       if (this.#runsInFlight.size > 0) await idle;
       this.#whenIdle = undefined;
     }
+    // Only now: a run failing during the grace period may have opened a breaker.
+    for (const worker of this.#workers.values()) this.#clearCooldown(worker);
 
     await Promise.all([...this.#workers.values()].map((worker) => worker.pool?.closeAll()));
     for (const worker of this.#workers.values()) worker.pool = undefined;
@@ -773,6 +855,13 @@ export class WorkerOrchestrator extends EventEmitter {
 /** `Supervisor` is another name for {@link WorkerOrchestrator}. */
 export const Supervisor = WorkerOrchestrator;
 export type Supervisor = WorkerOrchestrator;
+
+/** Beyond this, a time cannot be a Date (it would throw in toISOString). */
+const MAX_DATE_MS = 8.64e15;
+
+function isoDate(ms: number): string {
+  return new Date(ms).toISOString();
+}
 
 function toError(reason: unknown, fallback: string): Error {
   if (reason instanceof Error) return reason;

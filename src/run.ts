@@ -25,6 +25,10 @@ export interface Run {
   queued: boolean;
   current: Attempt | undefined;
   backoffTimer: TimerHandle | undefined;
+  /** This run is its worker's half-open trial: only its outcome moves the breaker. */
+  isTrial: boolean;
+  /** Cancellation asked for at a moment no attempt was running (between attempts): honoured next. */
+  abortError: Error | undefined;
   /** The dead letter this run replays, if any. */
   replayOf: string | undefined;
   /** Tells the requester how the run ended. */

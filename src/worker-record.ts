@@ -21,6 +21,8 @@ export class WorkerRecord {
   manuallyEnabled = true;
   /** Runs started and not yet ended, including those waiting out a retry backoff. */
   inFlight = 0;
+  /** Of those, runs that came from the schedule: the next due time is set when the last one ends. */
+  scheduledInFlight = 0;
 
   /** Workers this one must never overlap (its `blocks` and those that block it). */
   exclusive: WorkerRecord[] = [];
@@ -30,8 +32,9 @@ export class WorkerRecord {
   lastStartSeq = 0;
   lastSuccessSeq = 0;
 
-  lastRun: Date | undefined;
-  lastSuccess: Date | undefined;
+  /** Epoch ms; turned into Dates only for `getWorker`, `getStatus` and `ctx.config`. */
+  lastRunAt: number | undefined;
+  lastSuccessAt: number | undefined;
   lastError: string | undefined;
   lastFailureReason: FailureReason | undefined;
   lastEndedAt: number | undefined;
@@ -40,8 +43,15 @@ export class WorkerRecord {
 
   pool: SandboxPool | undefined;
   cooldownTimer: TimerHandle | undefined;
+  /** When an open breaker with a cooldown lets its trial run (kept across stop/start). */
+  cooldownUntil: number | undefined;
   /** Part of the ready heap now; `readyKey` is the seq of its oldest waiting run when it was pushed. */
   inReadyHeap = false;
+  /**
+   * Waiting runs, none of which could start at the last look (concurrency, blocks, dependencies,
+   * breaker): kept out of the ready heap until something that could unblock it happens.
+   */
+  blocked = false;
   readyKey = 0;
 
   #staticConfig: StaticConfig | undefined;
@@ -84,8 +94,8 @@ export class WorkerRecord {
       isRunning: this.inFlight > 0,
       consecutiveFailures: this.breaker.consecutiveFailures,
     };
-    if (this.lastRun !== undefined) state.lastRun = this.lastRun;
-    if (this.lastSuccess !== undefined) state.lastSuccess = this.lastSuccess;
+    if (this.lastRunAt !== undefined) state.lastRun = new Date(this.lastRunAt);
+    if (this.lastSuccessAt !== undefined) state.lastSuccess = new Date(this.lastSuccessAt);
     if (this.lastError !== undefined) state.lastError = this.lastError;
     return state;
   }

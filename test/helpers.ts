@@ -301,6 +301,8 @@ export function makeRun(worker: WorkerRecord, seq = 1, origin: RunOrigin = 'run'
     queued: false,
     current: undefined,
     backoffTimer: undefined,
+    isTrial: false,
+    abortError: undefined,
     replayOf: undefined,
     settle: undefined,
     detachSignal: undefined,

@@ -24,7 +24,8 @@ export function header(title: string, options: Record<string, unknown>): void {
 
 /** Formats a summary as "median (min–max)". */
 export function fmt(summary: Summary, digits = 0): string {
-  const f = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const f = (n: number) =>
+    n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   return `${f(summary.median)} (${f(summary.min)}–${f(summary.max)})`;
 }
 

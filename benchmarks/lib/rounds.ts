@@ -1,4 +1,4 @@
-import { summarize, type Summary } from './stats.ts';
+import { type Summary, summarize } from './stats.ts';
 
 /** One side of a comparison: measured in rounds, interleaved with the others. */
 export interface Variant<M extends Record<string, number>> {
@@ -39,7 +39,11 @@ export async function interleave<M extends Record<string, number>>(
 }
 
 /** Keeps `inFlight` calls of `call` going until `total` have completed; returns elapsed ms. */
-export async function drive(total: number, inFlight: number, call: (i: number) => Promise<unknown>): Promise<number> {
+export async function drive(
+  total: number,
+  inFlight: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<number> {
   let started = 0;
   let done = 0;
   const t0 = performance.now();

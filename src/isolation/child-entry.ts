@@ -5,8 +5,9 @@
  * stuck in synchronous code is covered by the supervisor's reaper, which does not need this loop.
  */
 import { serializeError } from '../errors.ts';
+import { LazyAbort } from './context.ts';
 import { createExecutor } from './execute.ts';
-import type { ParentMessage, SandboxMessage } from './protocol.ts';
+import { type ParentMessage, type SandboxMessage, unpackTask } from './protocol.ts';
 
 const modulePath = process.argv[2];
 if (modulePath === undefined || process.send === undefined) {
@@ -18,7 +19,7 @@ const send = (message: SandboxMessage): void => {
   process.send?.(message);
 };
 const executor = createExecutor(modulePath, send, false);
-const controllers = new Map<string, AbortController>();
+const aborts = new Map<number, LazyAbort>();
 
 function killOwnGroup(): never {
   try {
@@ -32,31 +33,27 @@ function killOwnGroup(): never {
 process.on('disconnect', killOwnGroup);
 
 process.on('message', (message: ParentMessage) => {
-  switch (message.t) {
+  switch (message[0]) {
     case 'run': {
-      const { task } = message;
-      const controller = new AbortController();
-      controllers.set(task.runId, controller);
-      void executor.execute(task, controller.signal).then((result) => {
-        controllers.delete(task.runId);
+      const task = unpackTask(message[1]);
+      const abort = new LazyAbort();
+      aborts.set(task.id, abort);
+      void executor.execute(task, abort).then((result) => {
+        aborts.delete(task.id);
         try {
-          send({ t: 'done', runId: task.runId, result });
+          send(result);
         } catch (error) {
           // The result could not be serialized: report that instead of dying.
           const failure = new TypeError(
             `the worker's result cannot be sent to the supervisor: ${(error as Error).message}`,
           );
-          send({
-            t: 'done',
-            runId: task.runId,
-            result: { ok: false, kind: 'error', error: serializeError(failure) },
-          });
+          send(['failed', task.id, 'error', serializeError(failure)]);
         }
       });
       break;
     }
     case 'abort':
-      controllers.get(message.runId)?.abort(new Error('run aborted by the supervisor'));
+      aborts.get(message[1])?.abort(new Error('run aborted by the supervisor'));
       break;
     case 'exit':
       // A requested exit: the supervisor clears the rest of the process group itself.

@@ -3,13 +3,19 @@
  * once, builds the RunContext, and turns whatever happens into plain data. It never throws.
  */
 import { pathToFileURL } from 'node:url';
-import { getHeapStatistics } from 'node:v8';
 import { serializeError } from '../errors.ts';
-import type { RunContext, WorkerConfig, WorkerFn } from '../types.ts';
-import type { AttemptResult, AttemptTask, SandboxMessage, StaticConfig } from './protocol.ts';
+import type { WorkerConfig, WorkerFn } from '../types.ts';
+import { Context, type LazyAbort } from './context.ts';
+import {
+  type AttemptResult,
+  type AttemptTask,
+  runtimeState,
+  type SandboxMessage,
+  type StaticConfig,
+} from './protocol.ts';
 
 export interface Executor {
-  execute(task: AttemptTask, signal: AbortSignal): Promise<AttemptResult>;
+  execute(task: AttemptTask, signal: AbortSignal | LazyAbort): Promise<AttemptResult>;
 }
 
 /** Loads `modulePath` on first use; `send` carries `started`/`heartbeat` messages to the supervisor. */
@@ -24,34 +30,35 @@ export function createExecutor(
   return {
     async execute(task, signal) {
       if (task.config !== undefined) staticConfig = task.config;
+      const { id, heartbeatEveryMs } = task;
       let fn: WorkerFn;
       try {
         fn = await load();
       } catch (error) {
-        return { ok: false, kind: 'load', error: serializeError(error) };
+        return ['failed', id, 'load', serializeError(error)];
       }
-      const { runId, heartbeatEveryMs } = task;
       let lastBeat = 0;
-      const ctx: RunContext = {
-        name: staticConfig?.name ?? '',
-        payload: task.payload,
-        attempt: task.attempt,
-        signal,
-        heartbeat: () => {
+      const config = staticConfig;
+      const ctx = new Context(
+        config?.name ?? '',
+        task.payload,
+        task.attempt,
+        () => {
           if (heartbeatEveryMs === 0) return;
           const now = Date.now();
           if (now - lastBeat < heartbeatEveryMs) return;
           lastBeat = now;
-          send({ t: 'heartbeat', runId });
+          send(['heartbeat', id]);
         },
-        config: Object.freeze({ ...staticConfig, ...task.state } as WorkerConfig),
-      };
-      if (heartbeatEveryMs !== 0) send({ t: 'started', runId });
+        signal,
+        () => ({ ...config, ...runtimeState(task) }) as WorkerConfig,
+      );
+      if (heartbeatEveryMs !== 0) send(['started', id]);
       try {
         const value = await fn(ctx);
-        return { ok: true, value: checkCloneable ? cloneable(value) : value, heapUsed: heapUsed() };
+        return ['ok', id, checkCloneable ? cloneable(value) : value];
       } catch (error) {
-        return { ok: false, kind: 'error', error: serializeError(error), heapUsed: heapUsed() };
+        return ['failed', id, 'error', serializeError(error)];
       }
     },
   };
@@ -69,10 +76,6 @@ export function moduleLoader(modulePath: string): () => Promise<WorkerFn> {
     });
     return loading;
   };
-}
-
-function heapUsed(): number {
-  return getHeapStatistics().used_heap_size;
 }
 
 /**

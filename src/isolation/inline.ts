@@ -1,5 +1,6 @@
-import type { RunContext, WorkerConfig, WorkerFn } from '../types.ts';
-import type { AttemptTask, StaticConfig } from './protocol.ts';
+import type { WorkerConfig, WorkerFn } from '../types.ts';
+import { Context, LazyAbort } from './context.ts';
+import { type AttemptTask, runtimeState, type StaticConfig } from './protocol.ts';
 import type { AttemptHooks, Sandbox, SandboxOutcome } from './sandbox.ts';
 
 /**
@@ -11,7 +12,7 @@ export class InlineSandbox implements Sandbox {
   readonly probe = undefined;
   #runs = 0;
   #usable = true;
-  #controller: AbortController | undefined;
+  #abort: LazyAbort | undefined;
   readonly #load: () => Promise<WorkerFn>;
   readonly #config: () => StaticConfig;
 
@@ -30,8 +31,8 @@ export class InlineSandbox implements Sandbox {
 
   async run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
     this.#runs++;
-    const controller = new AbortController();
-    this.#controller = controller;
+    const abort = new LazyAbort();
+    this.#abort = abort;
     let fn: WorkerFn;
     try {
       fn = await this.#load();
@@ -39,26 +40,27 @@ export class InlineSandbox implements Sandbox {
       this.#usable = false;
       return { ok: false, reason: 'load', error: toError(error) };
     }
-    const ctx: RunContext = {
-      name: this.#config().name,
-      payload: task.payload,
-      attempt: task.attempt,
-      signal: controller.signal,
-      heartbeat: () => hooks.onHeartbeat(),
-      config: Object.freeze({ ...this.#config(), ...task.state } as WorkerConfig),
-    };
+    const config = this.#config;
+    const ctx = new Context(
+      config().name,
+      task.payload,
+      task.attempt,
+      () => hooks.onHeartbeat(),
+      abort,
+      () => ({ ...config(), ...runtimeState(task) }) as WorkerConfig,
+    );
     hooks.onStarted();
     try {
       return { ok: true, value: await fn(ctx) };
     } catch (error) {
       return { ok: false, reason: 'error', error: toError(error) };
     } finally {
-      if (this.#controller === controller) this.#controller = undefined;
+      if (this.#abort === abort) this.#abort = undefined;
     }
   }
 
   abort(): void {
-    this.#controller?.abort(new Error('run aborted by the supervisor'));
+    this.#abort?.abort(new Error('run aborted by the supervisor'));
   }
 
   async terminate(): Promise<void> {

@@ -5,7 +5,7 @@ import { deserializeError, notRetryable } from '../errors.ts';
 import { childEntryPath, sandboxExecArgv } from './entry-files.ts';
 import { forwardLines } from './output.ts';
 import { terminateProcessTree } from './process-tree.ts';
-import type { ParentMessage, SandboxMessage } from './protocol.ts';
+import { type AttemptTask, type ParentMessage, packTask, type SandboxMessage } from './protocol.ts';
 import type { Reaper } from './reaper.ts';
 import type { AttemptHooks, ProcessProbe, Sandbox, SandboxOutcome } from './sandbox.ts';
 
@@ -20,7 +20,7 @@ export interface ProcessSandboxOptions {
 }
 
 interface Current {
-  runId: string;
+  id: number;
   hooks: AttemptHooks;
   settle(outcome: SandboxOutcome): void;
 }
@@ -101,7 +101,7 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
     return this.#exited ? undefined : this.#child.pid;
   }
 
-  run(task: Parameters<Sandbox['run']>[0], hooks: AttemptHooks): Promise<SandboxOutcome> {
+  run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
     this.#runs++;
     this.#hold(true);
     return new Promise<SandboxOutcome>((resolve) => {
@@ -109,13 +109,13 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
         if (this.#ending === undefined) this.#hold(false);
         resolve(outcome);
       };
-      this.#current = { runId: task.runId, hooks, settle };
+      this.#current = { id: task.id, hooks, settle };
       if (this.#exited || !this.#child.connected) {
         this.#fail(new Error('could not send the attempt to the child process (IPC channel closed)'));
         return;
       }
       try {
-        this.#child.send({ t: 'run', task } satisfies ParentMessage);
+        this.#child.send(['run', packTask(task)] satisfies ParentMessage);
       } catch (error) {
         // Serialization failed before anything was sent: the child is fine and stays usable.
         this.#current = undefined;
@@ -129,8 +129,8 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
     });
   }
 
-  abort(runId: string): void {
-    this.#send({ t: 'abort', runId });
+  abort(id: number): void {
+    this.#send(['abort', id]);
   }
 
   terminate(): Promise<void> {
@@ -143,7 +143,7 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
     if (this.#ending !== undefined) return this.#ending;
     this.#usable = false;
     this.#ending = (async () => {
-      if (this.#send({ t: 'exit' })) {
+      if (this.#send(['exit'])) {
         await Promise.race([this.#exit, sleep(this.#options.killGraceMs, undefined, { ref: false })]);
       }
       // Whatever the child left in its group (or the child itself, if it did not exit) goes now.
@@ -172,25 +172,23 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
 
   #onMessage(message: SandboxMessage): void {
     const current = this.#current;
-    if (current === undefined || !('runId' in message) || message.runId !== current.runId) return;
-    switch (message.t) {
+    if (current === undefined || message[0] === 'heap' || message[1] !== current.id) return;
+    switch (message[0]) {
       case 'started':
         current.hooks.onStarted();
         break;
       case 'heartbeat':
         current.hooks.onHeartbeat();
         break;
-      case 'done': {
+      case 'ok':
         this.#current = undefined;
-        const { result } = message;
-        if (result.ok) {
-          current.settle({ ok: true, value: result.value });
-        } else {
-          if (result.kind === 'load') this.#usable = false;
-          current.settle({ ok: false, reason: result.kind, error: deserializeError(result.error) });
-        }
+        current.settle({ ok: true, value: message[2] });
         break;
-      }
+      case 'failed':
+        this.#current = undefined;
+        if (message[2] === 'load') this.#usable = false;
+        current.settle({ ok: false, reason: message[2], error: deserializeError(message[3]) });
+        break;
     }
   }
 

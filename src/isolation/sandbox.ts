@@ -28,7 +28,7 @@ export interface Sandbox {
   /** Never rejects. After `terminate()` it may never settle. */
   run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome>;
   /** Asks the running attempt to stop cooperatively (aborts `ctx.signal` where it can). */
-  abort(runId: string): void;
+  abort(id: number): void;
   /** Ends it now (thread terminated; process tree SIGTERM then SIGKILL). Resolves when it is gone. */
   terminate(): Promise<void>;
   /** Ends an idle sandbox politely. Resolves when it is gone. */

@@ -5,7 +5,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createExecutor } from './execute.ts';
-import type { AttemptResult, AttemptTask, SandboxMessage } from './protocol.ts';
+import { type AttemptResult, type PackedTask, type SandboxMessage, unpackTask } from './protocol.ts';
 
 export interface ThreadData {
   modulePath: string;
@@ -22,10 +22,10 @@ let inFlight = 0;
 let heapTimer: NodeJS.Timeout | undefined;
 
 function reportHeap(): void {
-  if (inFlight > 0) send({ t: 'heap', used: getHeapStatistics().used_heap_size });
+  if (inFlight > 0) send(['heap', getHeapStatistics().used_heap_size]);
 }
 
-export default async function runAttempt(task: AttemptTask): Promise<AttemptResult> {
+export default async function runAttempt(packed: PackedTask): Promise<AttemptResult> {
   inFlight++;
   if (heapTimer === undefined && data.heapReportMs > 0) {
     heapTimer = setInterval(reportHeap, data.heapReportMs);
@@ -34,7 +34,7 @@ export default async function runAttempt(task: AttemptTask): Promise<AttemptResu
     reportHeap();
   }
   try {
-    return await executor.execute(task, neverAborted);
+    return await executor.execute(unpackTask(packed), neverAborted);
   } finally {
     inFlight--;
   }

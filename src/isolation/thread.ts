@@ -4,7 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { deserializeError, notRetryable } from '../errors.ts';
 import { sandboxExecArgv, threadEntryPath } from './entry-files.ts';
-import type { AttemptResult, AttemptTask, SandboxMessage } from './protocol.ts';
+import { type AttemptResult, type AttemptTask, packTask, type SandboxMessage } from './protocol.ts';
 import type { AttemptHooks, Sandbox, SandboxOutcome, ThreadProbe } from './sandbox.ts';
 import type { ThreadData } from './thread-entry.ts';
 
@@ -32,6 +32,8 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   #usable = true;
   #heapUsed: number | undefined;
   #hooks: AttemptHooks | undefined;
+  /** The attempt in progress: messages of an earlier one (a stray heartbeat timer) are ignored. */
+  #currentId = -1;
   #thread: Worker | undefined;
   #threadExit: Promise<unknown> = Promise.resolve();
   #elu: EventLoopUtilization | undefined;
@@ -84,12 +86,12 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
     this.#runs++;
     this.#hooks = hooks;
+    this.#currentId = task.id;
     let pending: Promise<AttemptResult>;
     try {
-      pending = this.#pool.run(task);
+      pending = this.#pool.run(packTask(task));
     } catch (error) {
-      // Thrown before the task reached a thread: bad execArgv (the thread cannot start) or a payload
-      // that cannot be cloned. Neither gets better with another attempt in this sandbox.
+      // Thrown before the task reached a thread: the thread cannot start (bad execArgv).
       this.#usable = false;
       return Promise.resolve(classifyStartFailure(error));
     }
@@ -97,10 +99,9 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
     return pending.then(
       (result: AttemptResult) => {
         this.#hooks = undefined;
-        if (result.heapUsed !== undefined) this.#heapUsed = result.heapUsed;
-        if (result.ok) return { ok: true, value: result.value };
-        if (result.kind === 'load') this.#usable = false;
-        return { ok: false, reason: result.kind, error: deserializeError(result.error) };
+        if (result[0] === 'ok') return { ok: true, value: result[2] };
+        if (result[2] === 'load') this.#usable = false;
+        return { ok: false, reason: result[2], error: deserializeError(result[3]) };
       },
       (error: unknown) => {
         this.#hooks = undefined;
@@ -135,15 +136,15 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   }
 
   #onMessage(message: SandboxMessage): void {
-    switch (message.t) {
+    switch (message[0]) {
       case 'heap':
-        this.#heapUsed = message.used;
+        this.#heapUsed = message[1];
         break;
       case 'started':
-        this.#hooks?.onStarted();
+        if (message[1] === this.#currentId) this.#hooks?.onStarted();
         break;
       case 'heartbeat':
-        this.#hooks?.onHeartbeat();
+        if (message[1] === this.#currentId) this.#hooks?.onHeartbeat();
         break;
     }
   }
@@ -156,8 +157,8 @@ function classifyStartFailure(error: unknown): SandboxOutcome {
   }
   return {
     ok: false,
-    reason: 'error',
-    error: notRetryable(`the payload cannot be sent to the thread: ${cause.message}`, cause),
+    reason: 'crash',
+    error: new Error(`the thread could not start: ${cause.message}`, { cause }),
   };
 }
 
@@ -166,6 +167,14 @@ function classifyThreadDeath(error: unknown): SandboxOutcome {
   const cause = error instanceof Error ? error : new Error(String(error));
   if ((cause as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return { ok: false, reason: 'memory', error: cause };
+  }
+  if (cause.name === 'DataCloneError') {
+    // The payload could not be posted to the thread: the same input fails the same way.
+    return {
+      ok: false,
+      reason: 'error',
+      error: notRetryable(`the payload cannot be sent to the thread: ${cause.message}`, cause),
+    };
   }
   const message = /^worker exited with code/.test(cause.message)
     ? `thread ${cause.message.replace(/^worker /, '')}`

@@ -1,8 +1,13 @@
-/** A FIFO of waiting items with O(1) removal from anywhere (removed items are skipped lazily). */
+/**
+ * A FIFO of waiting items with O(1) removal from anywhere. A removed item is flagged and skipped when it
+ * reaches the head; the array is compacted once flagged items make up half of it, so that refused or
+ * cancelled runs (and their payloads) are not kept alive behind a long-waiting head.
+ */
 export class RunQueue<T extends { queued: boolean }> {
-  #items: T[] = [];
+  #items: (T | undefined)[] = [];
   #head = 0;
   #size = 0;
+  #flagged = 0;
 
   get size(): number {
     return this.#size;
@@ -15,19 +20,19 @@ export class RunQueue<T extends { queued: boolean }> {
   }
 
   peek(): T | undefined {
-    this.#skipRemoved();
+    this.#skipFlagged();
     return this.#items[this.#head];
   }
 
   shift(): T | undefined {
-    this.#skipRemoved();
+    this.#skipFlagged();
     const item = this.#items[this.#head];
     if (item === undefined) return undefined;
-    this.#items[this.#head] = undefined as unknown as T;
+    this.#items[this.#head] = undefined;
     this.#head++;
     this.#size--;
     item.queued = false;
-    this.#compact();
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) this.#compact();
     return item;
   }
 
@@ -36,6 +41,12 @@ export class RunQueue<T extends { queued: boolean }> {
     if (!item.queued) return false;
     item.queued = false;
     this.#size--;
+    if (this.#items[this.#items.length - 1] === item) {
+      this.#items.pop();
+    } else {
+      this.#flagged++;
+      if (this.#flagged > 64 && this.#flagged * 2 > this.#items.length - this.#head) this.#compact();
+    }
     return true;
   }
 
@@ -45,21 +56,29 @@ export class RunQueue<T extends { queued: boolean }> {
     for (let item = this.shift(); item !== undefined; item = this.shift()) out.push(item);
     this.#items = [];
     this.#head = 0;
+    this.#flagged = 0;
     return out;
   }
 
-  #skipRemoved(): void {
-    while (this.#head < this.#items.length && !(this.#items[this.#head] as T).queued) {
-      this.#items[this.#head] = undefined as unknown as T;
+  #skipFlagged(): void {
+    const items = this.#items;
+    while (this.#head < items.length) {
+      const item = items[this.#head];
+      if (item?.queued) return;
+      if (item !== undefined) this.#flagged--;
+      items[this.#head] = undefined;
       this.#head++;
     }
-    this.#compact();
   }
 
   #compact(): void {
-    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
+    const kept: T[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i];
+      if (item?.queued) kept.push(item);
     }
+    this.#items = kept;
+    this.#head = 0;
+    this.#flagged = 0;
   }
 }

@@ -15,7 +15,7 @@ class FakeSandbox implements Sandbox {
   usable = true;
   hooks: AttemptHooks | undefined;
   tasks: AttemptTask[] = [];
-  aborted: string[] = [];
+  aborted: number[] = [];
   #resolve: ((outcome: SandboxOutcome) => void) | undefined;
 
   run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
@@ -36,8 +36,8 @@ class FakeSandbox implements Sandbox {
   finish(outcome: SandboxOutcome): void {
     this.#resolve?.(outcome);
   }
-  abort(runId: string): void {
-    this.aborted.push(runId);
+  abort(id: number): void {
+    this.aborted.push(id);
   }
   terminate(): Promise<void> {
     this.usable = false;
@@ -50,11 +50,15 @@ class FakeSandbox implements Sandbox {
 }
 
 const task: AttemptTask = {
-  runId: 'run-1',
+  id: 1,
   attempt: 1,
   payload: { x: 1 },
-  state: { isEnabled: true, isRunning: true, consecutiveFailures: 0 },
   heartbeatEveryMs: 0,
+  enabled: true,
+  consecutiveFailures: 0,
+  lastRunAt: undefined,
+  lastSuccessAt: undefined,
+  lastError: undefined,
 };
 
 function setup(limits: Partial<AttemptLimits> = {}) {

@@ -4,7 +4,7 @@ import { CircuitBreaker } from '../../src/breaker.ts';
 
 function openBreaker(threshold = 3, cooldown: number | null = 10): CircuitBreaker {
   const b = new CircuitBreaker(threshold, cooldown);
-  for (let i = 0; i < threshold; i++) b.onFailure();
+  for (let i = 0; i < threshold; i++) b.onFailure(false);
   assert.equal(b.state, 'open');
   return b;
 }
@@ -22,34 +22,34 @@ describe('CircuitBreaker', () => {
 
   it('opens exactly at the threshold and reports it once', () => {
     const b = new CircuitBreaker(3, null);
-    assert.equal(b.onFailure(), false);
-    assert.equal(b.onFailure(), false);
+    assert.equal(b.onFailure(false), false);
+    assert.equal(b.onFailure(false), false);
     assert.equal(b.state, 'closed');
     assert.equal(b.canStart(), true);
-    assert.equal(b.onFailure(), true);
+    assert.equal(b.onFailure(false), true);
     assert.equal(b.state, 'open');
     assert.equal(b.canStart(), false);
     assert.equal(b.consecutiveFailures, 3);
-    assert.equal(b.onFailure(), false, 'already open: not reported again');
+    assert.equal(b.onFailure(false), false, 'already open: not reported again');
     assert.equal(b.state, 'open');
   });
 
   it('threshold 1 opens on the first failure', () => {
     const b = new CircuitBreaker(1, null);
-    assert.equal(b.onFailure(), true);
+    assert.equal(b.onFailure(false), true);
     assert.equal(b.state, 'open');
   });
 
   it('a success resets the consecutive count', () => {
     const b = new CircuitBreaker(3, null);
-    b.onFailure();
-    b.onFailure();
-    b.onSuccess();
+    b.onFailure(false);
+    b.onFailure(false);
+    b.onSuccess(false);
     assert.equal(b.consecutiveFailures, 0);
-    assert.equal(b.onFailure(), false);
-    assert.equal(b.onFailure(), false);
+    assert.equal(b.onFailure(false), false);
+    assert.equal(b.onFailure(false), false);
     assert.equal(b.state, 'closed');
-    assert.equal(b.onFailure(), true);
+    assert.equal(b.onFailure(false), true);
   });
 
   it('cooldownMs: null stays null, seconds become ms, 0 is honoured', () => {
@@ -80,8 +80,8 @@ describe('CircuitBreaker', () => {
   it('a successful trial closes the breaker and forgets failures', () => {
     const b = openBreaker();
     b.halfOpen();
-    b.onRunStart();
-    b.onSuccess();
+    assert.equal(b.onRunStart(), true, 'the first run in half-open is the trial');
+    assert.equal(b.onSuccess(true), true, 'reports that it closed');
     assert.equal(b.state, 'closed');
     assert.equal(b.consecutiveFailures, 0);
     assert.equal(b.canStart(), true);
@@ -93,7 +93,7 @@ describe('CircuitBreaker', () => {
     const b = openBreaker(3);
     b.halfOpen();
     b.onRunStart();
-    assert.equal(b.onFailure(), true);
+    assert.equal(b.onFailure(true), true);
     assert.equal(b.state, 'open');
     assert.equal(b.canStart(), false);
     assert.equal(b.consecutiveFailures, 4);
@@ -107,7 +107,9 @@ describe('CircuitBreaker', () => {
     b.halfOpen();
     b.onRunStart();
     assert.equal(b.canStart(), false);
-    b.onAborted();
+    b.onAborted(false);
+    assert.equal(b.canStart(), false, 'a straggler aborted does not free the trial');
+    b.onAborted(true);
     assert.equal(b.state, 'half-open');
     assert.equal(b.canStart(), true);
     b.onRunStart();
@@ -116,12 +118,12 @@ describe('CircuitBreaker', () => {
 
   it('onAborted does nothing when closed or open', () => {
     const closed = new CircuitBreaker(2, null);
-    closed.onFailure();
-    closed.onAborted();
+    closed.onFailure(false);
+    closed.onAborted(false);
     assert.equal(closed.state, 'closed');
     assert.equal(closed.consecutiveFailures, 1);
     const open = openBreaker();
-    open.onAborted();
+    open.onAborted(false);
     assert.equal(open.state, 'open');
     assert.equal(open.canStart(), false);
   });
@@ -132,7 +134,7 @@ describe('CircuitBreaker', () => {
     assert.equal(b.state, 'closed');
     assert.equal(b.consecutiveFailures, 0);
     assert.equal(b.canStart(), true);
-    assert.equal(b.onFailure(), false, 'count restarted from 0');
+    assert.equal(b.onFailure(false), false, 'count restarted from 0');
 
     const h = openBreaker();
     h.halfOpen();
@@ -140,5 +142,24 @@ describe('CircuitBreaker', () => {
     h.reset();
     assert.equal(h.state, 'closed');
     assert.equal(h.canStart(), true);
+  });
+
+  it('stragglers (runs in flight when it opened) neither close nor re-open it', () => {
+    const b = openBreaker(1, 10);
+    assert.equal(b.onSuccess(false), false);
+    assert.equal(b.state, 'open', 'a straggler success does not close an open breaker');
+    b.halfOpen();
+    assert.equal(b.onRunStart(), true);
+    assert.equal(b.onFailure(false), false, 'a straggler failure while the trial runs');
+    assert.equal(b.state, 'half-open');
+    assert.equal(b.onSuccess(false), false);
+    assert.equal(b.state, 'half-open', 'only the trial decides');
+    assert.equal(b.onSuccess(true), true);
+    assert.equal(b.state, 'closed');
+  });
+
+  it('onRunStart is not a trial while closed', () => {
+    const b = new CircuitBreaker(3, null);
+    assert.equal(b.onRunStart(), false);
   });
 });

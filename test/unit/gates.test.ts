@@ -22,7 +22,7 @@ describe('canStart', () => {
 
   it('refuses while the breaker is open; half-open allows only the one trial', () => {
     const w = makeWorker('w', { maxConsecutiveFailures: 1, breakerCooldownSeconds: 5 });
-    w.breaker.onFailure();
+    w.breaker.onFailure(false);
     assert.equal(w.enabled, false);
     assert.equal(canStart(w, makeRun(w)), false);
     w.breaker.halfOpen();
