@@ -54,6 +54,8 @@ export class Attempt {
 
   /** Hands the attempt to its sandbox; the deadline starts now. */
   start(): void {
+    // Cancelled before it was handed over (a worker:start listener): nothing to start, no deadline.
+    if (this.#settled) return;
     const { task, sandbox } = this;
     if (Number.isFinite(this.#timeoutMs)) {
       this.#timeoutTimer = this.#clock.setTimeout(

@@ -88,6 +88,13 @@ export class CircuitBreaker {
     }
   }
 
+  /** Takes a state kept by a durable store; a trial in progress when the host died counts as open. */
+  restore(state: BreakerState, consecutiveFailures: number): void {
+    this.#state = state === 'half-open' ? 'open' : state;
+    this.#consecutiveFailures = consecutiveFailures;
+    this.#trialInFlight = false;
+  }
+
   /** `enableWorker()`: closed, failures forgotten. */
   reset(): void {
     this.#state = 'closed';

@@ -2,29 +2,33 @@ import { randomUUID } from 'node:crypto';
 import { OrchestratorError } from './errors.ts';
 import type { DeadLetter } from './types.ts';
 
+/** What the dead-letter queue tells its owner (to log, and to keep a durable store in step). */
+export interface DeadLetterHooks {
+  replay(entry: DeadLetter): Promise<unknown>;
+  /** An entry was recorded or updated. */
+  stored(entry: DeadLetter): void;
+  /** An entry is gone: removed, replayed successfully, or `evicted` beyond the size limit. */
+  removed(entry: DeadLetter, evicted: boolean): void;
+}
+
 /** Runs that failed after their last attempt, kept with their payload for inspection and replay. */
 export class DeadLetterQueue {
   readonly #entries = new Map<string, DeadLetter>();
-  readonly #replay: (entry: DeadLetter) => Promise<unknown>;
+  readonly #hooks: DeadLetterHooks;
   readonly #max: number;
-  readonly #onEvicted: (entry: DeadLetter) => void;
 
   /** @internal created by the orchestrator */
-  constructor(
-    replay: (entry: DeadLetter) => Promise<unknown>,
-    max: number,
-    onEvicted: (entry: DeadLetter) => void,
-  ) {
-    this.#replay = replay;
+  constructor(hooks: DeadLetterHooks, max: number) {
+    this.#hooks = hooks;
     this.#max = max;
-    this.#onEvicted = onEvicted;
   }
 
   /** Entries, oldest first; only those of worker `name` when given. */
   list(name?: string): DeadLetter[] {
     const out: DeadLetter[] = [];
-    for (const entry of this.#entries.values())
+    for (const entry of this.#entries.values()) {
       if (name === undefined || entry.name === name) out.push({ ...entry });
+    }
     return out;
   }
 
@@ -48,11 +52,15 @@ export class DeadLetterQueue {
         new OrchestratorError('ERR_UNKNOWN_DEAD_LETTER', `no dead letter with id "${id}"`),
       );
     }
-    return this.#replay({ ...entry });
+    return this.#hooks.replay({ ...entry });
   }
 
   remove(id: string): boolean {
-    return this.#entries.delete(id);
+    const entry = this.#entries.get(id);
+    if (entry === undefined) return false;
+    this.#entries.delete(id);
+    this.#hooks.removed(entry, false);
+    return true;
   }
 
   /** @internal records a failed run, or updates the entry a failed replay came from. */
@@ -60,20 +68,23 @@ export class DeadLetterQueue {
     const existing = replayOf === undefined ? undefined : this.#entries.get(replayOf);
     if (existing !== undefined) {
       Object.assign(existing, entry, { id: existing.id });
+      this.#hooks.stored(existing);
       return { ...existing };
     }
     const created: DeadLetter = { id: randomUUID(), ...entry };
     this.#entries.set(created.id, created);
+    this.#hooks.stored(created);
     if (this.#entries.size > this.#max) {
       const oldest = this.#entries.values().next().value as DeadLetter;
       this.#entries.delete(oldest.id);
-      this.#onEvicted(oldest);
+      this.#hooks.removed(oldest, true);
     }
     return { ...created };
   }
 
-  /** @internal */
-  clearEntry(id: string): void {
-    this.#entries.delete(id);
+  /** @internal replaces the contents with entries read from a durable store. */
+  load(entries: readonly DeadLetter[]): void {
+    this.#entries.clear();
+    for (const entry of entries) this.#entries.set(entry.id, { ...entry });
   }
 }

@@ -9,7 +9,8 @@ export type OrchestratorErrorCode =
   | 'ERR_NOT_RUNNING'
   | 'ERR_QUEUE_FULL'
   | 'ERR_WORKER_DISABLED'
-  | 'ERR_UNKNOWN_DEAD_LETTER';
+  | 'ERR_UNKNOWN_DEAD_LETTER'
+  | 'ERR_STORE';
 
 /**
  * Why a run failed.

@@ -33,6 +33,7 @@ export const WORKER_DEFAULTS = {
   maxQueue: 1000,
   killGraceMs: 5000,
   idleTimeoutSeconds: 30,
+  missedRuns: 'once',
 } as const;
 
 const KNOWN_WORKER_OPTIONS = new Set<string>([
@@ -57,6 +58,7 @@ const KNOWN_WORKER_OPTIONS = new Set<string>([
   'execArgv',
   'recycleAfterRuns',
   'idleTimeoutSeconds',
+  'missedRuns',
 ]);
 
 /** Options that only make sense for a sandbox; an inline worker refuses them. */
@@ -99,7 +101,10 @@ const integerAtLeast =
       throw invalid(where, option, `an integer >= ${min}`, value);
   };
 const stringList: Check = (where, option, value) => {
-  if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === '' || item.includes('\0')))
+  if (
+    !Array.isArray(value) ||
+    value.some((item) => typeof item !== 'string' || item === '' || item.includes('\0'))
+  )
     throw invalid(where, option, 'an array of non-empty strings without NUL bytes', value);
 };
 
@@ -195,6 +200,12 @@ export function resolveWorker(
   for (const key of ['dependsOn', 'blocks', 'execArgv'] as const) {
     if (given(key)) stringList(where, key, opts[key]);
   }
+  if (given('missedRuns') && opts.missedRuns !== 'once' && opts.missedRuns !== 'skip') {
+    throw invalid(where, 'missedRuns', "'once' or 'skip'", opts.missedRuns);
+  }
+  if (given('missedRuns') && executionMode !== WorkerExecutionMode.SCHEDULED) {
+    throw invalid(where, 'missedRuns', `left unset for executionMode '${executionMode}'`, opts.missedRuns);
+  }
   if (opts.blocks?.includes(name))
     throw invalid(where, 'blocks', 'a list of other workers (not itself)', opts.blocks);
   if (given('env')) {
@@ -233,6 +244,7 @@ export function resolveWorker(
       execArgv: opts.execArgv === undefined ? undefined : Object.freeze([...opts.execArgv]),
       recycleAfterRuns: opts.recycleAfterRuns,
       idleTimeoutSeconds: opts.idleTimeoutSeconds ?? WORKER_DEFAULTS.idleTimeoutSeconds,
+      missedRuns: opts.missedRuns ?? WORKER_DEFAULTS.missedRuns,
     },
   };
 }
@@ -287,6 +299,7 @@ const KNOWN_ORCHESTRATOR_OPTIONS = new Set<string>([
   'logger',
   'maxDeadLetters',
   'clock',
+  'store',
 ]);
 
 /** Orchestrator options after validation. */
@@ -323,6 +336,15 @@ export function resolveOrchestratorOptions(
   if (opts.shutdownTimeoutMs !== undefined)
     nonNegativeNumber(where, 'shutdownTimeoutMs', opts.shutdownTimeoutMs);
   if (opts.maxDeadLetters !== undefined) integerAtLeast(1)(where, 'maxDeadLetters', opts.maxDeadLetters);
+  if (opts.store !== undefined && opts.store !== 'memory') {
+    const store = opts.store as unknown;
+    const isPath = typeof store === 'string' && store !== '' && !store.includes('\0');
+    const isStore =
+      typeof store === 'object' &&
+      store !== null &&
+      ['open', 'apply', 'close'].every((m) => typeof (store as Record<string, unknown>)[m] === 'function');
+    if (!isPath && !isStore) throw invalid(where, 'store', "'memory', a file path or a Store object", store);
+  }
   if (opts.logger !== undefined && opts.logger !== false) {
     const l = opts.logger as unknown as Record<string, unknown>;
     if (

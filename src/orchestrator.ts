@@ -14,11 +14,14 @@ import type { Sandbox } from './isolation/sandbox.ts';
 import { resolveLogger } from './logger.ts';
 import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWorker } from './options.ts';
 import { backoffDelay, shouldRetry } from './retry.ts';
-import { isRequested, type Run, type RunOrigin, type RunOutcome } from './run.ts';
+import { isRequested, isStored, type Run, type RunOrigin, type RunOutcome } from './run.ts';
 import { canStart, pipelineDue } from './scheduler/gates.ts';
 import { validateGraph, validateNames } from './scheduler/graph.ts';
 import { ReadyQueue } from './scheduler/ready-queue.ts';
 import { TimerQueue } from './scheduler/timer-queue.ts';
+import { Journal } from './store/journal.ts';
+import { resolveStore } from './store/resolve.ts';
+import type { RunRecord, Store, StoredRun, StoredState } from './store/store.ts';
 import {
   type DeadLetter,
   type OrchestratorOptions,
@@ -79,6 +82,11 @@ export class WorkerOrchestrator extends EventEmitter {
   #stopping: Promise<StopReport> | undefined;
   #stopTracker: StopTracker | undefined;
   #whenIdle: (() => void) | undefined;
+  readonly #store: Store | undefined;
+  readonly #journal: Journal | undefined;
+  #storeOpen = false;
+  /** Runs that have an idempotency key, by worker and key, while they are queued or running. */
+  readonly #keyed = new Map<string, Run>();
   /** Run ids are this prefix and a sequence number: unique, and cheaper than a UUID per run. */
   readonly #idPrefix = `${randomUUID().slice(0, 8)}-`;
 
@@ -94,14 +102,28 @@ export class WorkerOrchestrator extends EventEmitter {
       clock: this.#clock,
       active: () => [...this.#attempts].map(([attempt, run]) => [attempt, run.worker]),
     });
+    this.#store = resolveStore(options.store);
+    this.#journal =
+      this.#store === undefined
+        ? undefined
+        : new Journal(this.#store, (error) =>
+            this.#log.error({ err: error }, 'the durable store refused a write: state may be lost'),
+          );
     this.#deadLetters = new DeadLetterQueue(
-      (entry) => this.#replay(entry),
+      {
+        replay: (entry) => this.#replay(entry),
+        stored: (entry) => this.#journal?.deadLetter(entry),
+        removed: (entry, evicted) => {
+          if (evicted) {
+            this.#log.warn(
+              { worker: entry.name, deadLetter: entry.id },
+              'dead-letter queue full: oldest entry dropped',
+            );
+          }
+          this.#journal?.deadLetterRemoved(entry.id);
+        },
+      },
       this.#options.maxDeadLetters,
-      (entry) =>
-        this.#log.warn(
-          { worker: entry.name, deadLetter: entry.id },
-          'dead-letter queue full: oldest entry dropped',
-        ),
     );
   }
 
@@ -146,6 +168,19 @@ export class WorkerOrchestrator extends EventEmitter {
     if (this.#stopping !== undefined) await this.#stopping;
     if (this.#state === 'running') return;
     validateGraph(this.#workers);
+    if (this.#store !== undefined && !this.#storeOpen) {
+      let state: StoredState;
+      try {
+        state = await this.#store.open();
+      } catch (error) {
+        if (error instanceof OrchestratorError) throw error;
+        throw new OrchestratorError('ERR_STORE', `the store cannot be opened: ${describeError(error)}`, {
+          cause: error,
+        });
+      }
+      this.#storeOpen = true;
+      this.#restore(state);
+    }
     for (const worker of this.#workers.values()) {
       worker.deps = [];
       worker.dependents = [];
@@ -157,6 +192,7 @@ export class WorkerOrchestrator extends EventEmitter {
     for (const worker of this.#workers.values()) {
       if (worker.cooldownUntil !== undefined && worker.breaker.state === 'open') this.#armCooldown(worker);
       this.#activate(worker, true);
+      this.#ready.offerWorker(worker);
     }
     this.#timers.start();
     this.#log.info({ workers: this.#workers.size }, 'orchestrator started');
@@ -195,7 +231,15 @@ export class WorkerOrchestrator extends EventEmitter {
 
   /** Queues a run and settles with its outcome: the worker's return value, or a `RunError`. */
   run(name: string, payload?: unknown, options: RunOptions = {}): Promise<unknown> {
-    return this.#requestRun(name, 'run', payload, options.signal, undefined);
+    if (options.key !== undefined && (typeof options.key !== 'string' || options.key === '')) {
+      return Promise.reject(
+        new OrchestratorError(
+          'ERR_INVALID_OPTION',
+          `key must be a non-empty string, got ${String(options.key)}`,
+        ),
+      );
+    }
+    return this.#requestRun(name, 'run', payload, options.signal, undefined, options.key);
   }
 
   /** Re-enables a worker, closes its breaker and resets its consecutive failures. */
@@ -205,6 +249,8 @@ export class WorkerOrchestrator extends EventEmitter {
     worker.manuallyEnabled = true;
     worker.breaker.reset();
     this.#clearCooldown(worker);
+    worker.cooldownUntil = undefined;
+    this.#saveWorker(worker);
     if (!wasEnabled) {
       this.#log.info({ worker: name }, 'worker enabled');
       this.#emit('worker:enabled', { name });
@@ -224,7 +270,25 @@ export class WorkerOrchestrator extends EventEmitter {
     const worker = this.#get(name);
     worker.manuallyEnabled = false;
     this.#timers.cancel(worker);
+    this.#saveWorker(worker);
     this.#log.info({ worker: name }, 'worker disabled');
+  }
+
+  /**
+   * The latest finished runs (start, end, outcome, reason, attempts, duration), oldest first: of one
+   * worker, or of all. Kept by a durable store across restarts; at most 100 per worker.
+   */
+  getHistory(name?: string): RunRecord[] {
+    if (name !== undefined) return [...(this.#workers.get(name)?.history ?? [])];
+    return [...this.#workers.values()].flatMap((w) => w.history).sort((a, b) => a.endedAt - b.endedAt);
+  }
+
+  /**
+   * Resolves once every change made so far is in the durable store (changes are written in batches,
+   * one event-loop turn after they are made). Resolves at once with the in-memory store.
+   */
+  flush(): Promise<void> {
+    return this.#journal?.flush() ?? Promise.resolve();
   }
 
   getWorker(name: string): Readonly<WorkerConfig> | undefined {
@@ -273,6 +337,7 @@ export class WorkerOrchestrator extends EventEmitter {
     payload: unknown,
     signal: AbortSignal | undefined,
     replayOf: string | undefined,
+    key?: string,
   ): Promise<unknown> {
     const worker = this.#workers.get(name);
     if (worker === undefined) {
@@ -295,7 +360,26 @@ export class WorkerOrchestrator extends EventEmitter {
         if (outcome.ok) resolve(outcome.value);
         else reject(new RunError(name, outcome.reason, outcome.attempts, outcome.error));
       };
-      const run = this.#request(worker, origin, payload, settle, replayOf, signal);
+      const joinable = key === undefined ? undefined : this.#keyed.get(keyOf(name, key));
+      if (joinable !== undefined) {
+        // Same key, still queued or running: this caller gets that run's outcome. Its own signal only
+        // withdraws this caller; the run goes on for the others.
+        const joined = joinable.joined ?? [];
+        joinable.joined = joined;
+        joined.push(settle);
+        signal?.addEventListener(
+          'abort',
+          () => {
+            const i = joined.indexOf(settle);
+            if (i === -1) return;
+            joined.splice(i, 1);
+            reject(new RunError(name, 'aborted', 0, signal.reason));
+          },
+          { once: true },
+        );
+        return;
+      }
+      const run = this.#request(worker, origin, payload, settle, replayOf, signal, key);
       if (run instanceof OrchestratorError) reject(run);
     });
   }
@@ -311,8 +395,9 @@ export class WorkerOrchestrator extends EventEmitter {
     settle: (outcome: RunOutcome) => void,
     replayOf: string | undefined,
     signal: AbortSignal | undefined,
+    key?: string,
   ): Run | OrchestratorError {
-    const run = this.#enqueue(worker, origin, payload, settle, replayOf);
+    const run = this.#enqueue(worker, origin, payload, settle, replayOf, key);
     if (signal !== undefined) {
       const onAbort = () =>
         this.#abortRun(run, toError(signal.reason, 'the run was cancelled by its signal'));
@@ -326,6 +411,7 @@ export class WorkerOrchestrator extends EventEmitter {
       worker.queue.remove(run);
       run.state = 'done';
       run.detachSignal?.();
+      this.#forget(run);
       return new OrchestratorError(
         'ERR_QUEUE_FULL',
         `worker "${worker.name}" already has ${worker.options.maxQueue} queued run(s) (maxQueue)`,
@@ -346,10 +432,13 @@ export class WorkerOrchestrator extends EventEmitter {
     payload: unknown,
     settle: ((outcome: RunOutcome) => void) | undefined,
     replayOf: string | undefined,
+    key?: string,
+    restored?: StoredRun,
   ): Run {
     const seq = ++this.#seq;
+    const now = this.#clock.now();
     const run: Run = {
-      id: `${this.#idPrefix}${seq.toString(36)}`,
+      id: restored?.id ?? `${this.#idPrefix}${seq.toString(36)}`,
       worker,
       payload,
       origin,
@@ -364,8 +453,18 @@ export class WorkerOrchestrator extends EventEmitter {
       replayOf,
       settle,
       detachSignal: undefined,
+      joined: undefined,
+      key,
+      startedAt: now,
+      enqueuedAt: restored?.enqueuedAt ?? now,
+      kept: false,
     };
+    if (restored !== undefined) run.attempt = restored.attempts;
+    if (key !== undefined) this.#keyed.set(keyOf(worker.name, key), run);
     worker.queue.push(run);
+    if (this.#journal !== undefined && restored === undefined && isStored(origin)) {
+      this.#journal.runQueued(this.#storedRun(run));
+    }
     // A new run may be startable where the waiting ones were not (a request does not wait for
     // dependency freshness), so a blocked worker gets another look.
     this.#unblock(worker);
@@ -396,10 +495,14 @@ export class WorkerOrchestrator extends EventEmitter {
         const idle = worker.queue.scheduled === 0 && worker.scheduledInFlight === 0;
         if (schedule === undefined || !idle || this.#timers.dueAt(worker) !== undefined) break;
         const now = this.#clock.now();
-        const at =
-          atStart || worker.lastEndedAt === undefined
-            ? schedule.first(now)
-            : schedule.next(worker.lastEndedAt, now);
+        const { lastRunAt, lastEndedAt } = worker;
+        let at: number;
+        if (lastEndedAt === undefined || lastRunAt === undefined) at = schedule.first(now);
+        else if (!atStart) at = schedule.next(lastEndedAt, now);
+        // At start, only a durable store knows when the worker last ran (DESIGN 2.1).
+        else if (this.#store !== undefined)
+          at = schedule.resume(lastRunAt, lastEndedAt, now, worker.options.missedRuns);
+        else at = schedule.first(now);
         this.#timers.schedule(worker, Math.max(now, at));
         break;
       }
@@ -482,6 +585,7 @@ export class WorkerOrchestrator extends EventEmitter {
     if (run.origin === 'schedule') worker.scheduledInFlight++;
     worker.lastStartSeq = ++this.#seq;
     worker.lastRunAt = this.#clock.now();
+    run.startedAt = worker.lastRunAt;
     worker.totals.runs++;
     run.isTrial = worker.breaker.onRunStart();
     this.#runsInFlight.add(run);
@@ -495,6 +599,7 @@ export class WorkerOrchestrator extends EventEmitter {
     run.attempt++;
     run.state = 'running';
     this.#attemptsInFlight++;
+    if (this.#journal !== undefined && isStored(run.origin)) this.#journal.runStarted(run.id, run.attempt);
     let sandbox: Sandbox;
     try {
       worker.pool ??= createPool(worker, {
@@ -630,7 +735,9 @@ export class WorkerOrchestrator extends EventEmitter {
     const wasInFlight = run.state !== 'queued';
     run.state = 'done';
     run.detachSignal?.();
+    this.#forget(run);
     const now = this.#clock.now();
+    if (this.#journal !== undefined && isStored(run.origin) && !run.kept) this.#journal.runOver(run.id);
     if (wasInFlight) {
       worker.inFlight--;
       if (run.origin === 'schedule') worker.scheduledInFlight--;
@@ -641,7 +748,7 @@ export class WorkerOrchestrator extends EventEmitter {
       worker.lastEndedAt = now;
     }
     if (outcome.ok) {
-      if (run.replayOf !== undefined) this.#deadLetters.clearEntry(run.replayOf);
+      if (run.replayOf !== undefined) this.#deadLetters.remove(run.replayOf);
       worker.totals.succeeded++;
       worker.lastSuccessAt = now;
       worker.lastSuccessSeq = ++this.#seq;
@@ -660,7 +767,24 @@ export class WorkerOrchestrator extends EventEmitter {
       if (isRequested(run.origin)) this.#recordDeadLetter(run, outcome);
       if (worker.breaker.onFailure(run.isTrial)) this.#onBreakerOpened(worker);
     }
+    if (wasInFlight) {
+      const record: RunRecord = {
+        worker: worker.name,
+        runId: run.id,
+        origin: run.origin,
+        startedAt: run.startedAt,
+        endedAt: now,
+        outcome: outcome.ok ? 'succeeded' : outcome.reason === 'aborted' ? 'aborted' : 'failed',
+        reason: outcome.ok ? undefined : outcome.reason,
+        attempts: run.attempt,
+        durationMs: now - run.startedAt,
+      };
+      worker.addHistory(record);
+      this.#journal?.history(record);
+    }
+    this.#saveWorker(worker);
     run.settle?.(outcome);
+    if (run.joined !== undefined) for (const settle of run.joined) settle(outcome);
     if (this.#runsInFlight.size === 0) this.#whenIdle?.();
     if (wasInFlight) this.#afterRun(worker, run, outcome);
   }
@@ -725,9 +849,10 @@ export class WorkerOrchestrator extends EventEmitter {
     worker.cooldownTimer = this.#clock.setTimeout(
       () => {
         worker.cooldownTimer = undefined;
-        worker.cooldownUntil = undefined;
         if (this.#state !== 'running') return;
+        worker.cooldownUntil = undefined;
         worker.breaker.halfOpen();
+        this.#saveWorker(worker);
         this.#log.info({ worker: worker.name }, 'breaker half-open: next run is the trial');
         if (worker.options.executionMode === WorkerExecutionMode.SCHEDULED && worker.queue.scheduled === 0) {
           this.#timers.schedule(worker, this.#clock.now());
@@ -790,11 +915,18 @@ export class WorkerOrchestrator extends EventEmitter {
     const shutdownError = new Error('the orchestrator stopped before the run could finish');
 
     let dropped = 0;
+    let requeued = 0;
     for (const worker of this.#workers.values()) {
       worker.blocked = false;
       for (const run of worker.queue.drain()) {
-        if (isRequested(run.origin) && run.origin !== 'pipeline') dropped++;
-        this.#finishRun(run, { ok: false, reason: 'aborted', error: shutdownError, attempts: 0 });
+        if (this.#journal !== undefined && isStored(run.origin)) {
+          // Kept in the store for the next start; this process's caller learns it did not run here.
+          run.kept = true;
+          requeued++;
+        } else if (isRequested(run.origin) && run.origin !== 'pipeline') {
+          dropped++;
+        }
+        this.#finishRun(run, { ok: false, reason: 'aborted', error: shutdownError, attempts: run.attempt });
       }
     }
 
@@ -811,6 +943,11 @@ export class WorkerOrchestrator extends EventEmitter {
       for (const run of [...this.#runsInFlight]) {
         tracker.terminatedRuns.add(run);
         tracker.terminated.push(run.worker.name);
+        if (this.#journal !== undefined && isStored(run.origin)) {
+          // At-least-once: a requested run cut short by stop() runs again after the next start.
+          run.kept = true;
+          requeued++;
+        }
         this.#abortRun(run, shutdownError);
       }
       if (this.#runsInFlight.size > 0) await idle;
@@ -823,18 +960,73 @@ export class WorkerOrchestrator extends EventEmitter {
     for (const worker of this.#workers.values()) worker.pool = undefined;
     await this.#health.close();
     await this.#reaper.close();
+    if (this.#store !== undefined && this.#storeOpen) {
+      for (const worker of this.#workers.values()) this.#saveWorker(worker);
+      await this.#journal?.flush();
+      await this.#store.close();
+      this.#storeOpen = false;
+    }
 
     this.#stopTracker = undefined;
     this.#state = 'stopped';
     const report: StopReport = {
       completed: tracker.completed,
       terminated: tracker.terminated,
-      requeued: 0,
+      requeued,
       dropped,
     };
     this.#log.info(report, 'orchestrator stopped');
     this.#emit('orchestrator:stopped', report);
     return report;
+  }
+
+  // ---------------------------------------------------------------- durable state
+
+  /** Takes back what the durable store holds (at the first start, or after a stop released it). */
+  #restore(state: StoredState): void {
+    for (const [name, stored] of Object.entries(state.workers)) this.#workers.get(name)?.restore(stored);
+    this.#deadLetters.load(state.deadLetters);
+    for (const worker of this.#workers.values()) worker.history = [];
+    for (const record of state.history) this.#workers.get(record.worker)?.addHistory(record);
+    let orphans = 0;
+    for (const stored of state.runs) {
+      const worker = this.#workers.get(stored.worker);
+      if (worker === undefined) {
+        orphans++;
+        continue;
+      }
+      this.#enqueue(worker, stored.origin, stored.payload, undefined, stored.replayOf, stored.key, stored);
+    }
+    if (orphans > 0) {
+      this.#log.warn({ runs: orphans }, 'stored runs of workers not registered: left in the store untouched');
+    }
+    if (state.runs.length > 0) this.#log.info({ runs: state.runs.length - orphans }, 'stored runs resumed');
+  }
+
+  #storedRun(run: Run): StoredRun {
+    return {
+      id: run.id,
+      seq: run.seq,
+      worker: run.worker.name,
+      origin: run.origin as StoredRun['origin'],
+      payload: run.payload,
+      priority: run.worker.options.priority,
+      enqueuedAt: run.enqueuedAt,
+      attempts: run.attempt,
+      key: run.key,
+      replayOf: run.replayOf,
+    };
+  }
+
+  #saveWorker(worker: WorkerRecord): void {
+    this.#journal?.worker(worker.name, () => worker.storedState());
+  }
+
+  /** The run is over (or refused): a later call with its key starts a new run. */
+  #forget(run: Run): void {
+    if (run.key === undefined) return;
+    const id = keyOf(run.worker.name, run.key);
+    if (this.#keyed.get(id) === run) this.#keyed.delete(id);
   }
 
   // ---------------------------------------------------------------- events
@@ -861,6 +1053,10 @@ const MAX_DATE_MS = 8.64e15;
 
 function isoDate(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+function keyOf(worker: string, key: string): string {
+  return `${worker}\u0000${key}`;
 }
 
 function toError(reason: unknown, fallback: string): Error {

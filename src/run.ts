@@ -35,6 +35,20 @@ export interface Run {
   settle: ((outcome: RunOutcome) => void) | undefined;
   /** Detaches the caller's AbortSignal listener. */
   detachSignal: (() => void) | undefined;
+  /** Other callers that joined this run with the same `key`. */
+  joined: ((outcome: RunOutcome) => void)[] | undefined;
+  key: string | undefined;
+  /** Epoch ms of the first attempt's start (for the history). */
+  startedAt: number;
+  /** Epoch ms when it was queued (kept by a durable store). */
+  enqueuedAt: number;
+  /** Kept by the durable store for the next start instead of being settled as over. */
+  kept: boolean;
+}
+
+/** Runs a durable store keeps: the requested ones (a schedule is recomputed from the stored last run). */
+export function isStored(origin: RunOrigin): origin is 'trigger' | 'run' | 'pipeline' | 'replay' {
+  return origin !== 'schedule' && origin !== 'continuous';
 }
 
 /** Requested runs are dead-lettered when they fail; scheduled and continuous ones feed status and breaker. */

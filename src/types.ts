@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import type { FailureReason } from './errors.ts';
+import type { Store } from './store/store.ts';
 
 /** How a worker is started. */
 export enum WorkerExecutionMode {
@@ -84,6 +85,11 @@ export interface WorkerOptions {
   recycleAfterRuns?: number;
   /** thread / process: close a sandbox idle this long. @default 30 */
   idleTimeoutSeconds?: number;
+  /**
+   * SCHEDULED with a durable store: a run that fell due while the host was down happens once at start
+   * ('once') or is skipped for the next due time ('skip'). @default 'once'
+   */
+  missedRuns?: 'once' | 'skip';
 }
 
 /** A worker's options after validation: every field has its value. */
@@ -109,6 +115,7 @@ export interface ResolvedWorkerOptions {
   execArgv: readonly string[] | undefined;
   recycleAfterRuns: number | undefined;
   idleTimeoutSeconds: number;
+  missedRuns: 'once' | 'skip';
 }
 
 /** The options of a worker resolved to their values, and its runtime state. */
@@ -142,6 +149,11 @@ export interface OrchestratorOptions {
   maxDeadLetters?: number;
   /** Time source, for tests. @default the system clock */
   clock?: Clock;
+  /**
+   * Where state is kept: 'memory' (lost with the process), a file path (an embedded SQLite database,
+   * created if missing), or your own {@link Store}. @default 'memory'
+   */
+  store?: 'memory' | string | Store;
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -210,4 +222,9 @@ export interface DeadLetter {
 export interface RunOptions {
   /** Aborting it cancels the run: removed from the queue, or terminated if running. */
   signal?: AbortSignal;
+  /**
+   * Idempotency key: while a run of this worker with the same key is queued or running, this call joins
+   * it (same outcome) instead of running again.
+   */
+  key?: string;
 }

@@ -6,6 +6,7 @@ import type { StaticConfig } from './isolation/protocol.ts';
 import type { ResolvedWorkerOptions, WorkerSource } from './options.ts';
 import { cronSchedule, intervalSchedule, type Schedule } from './scheduler/schedule.ts';
 import { WorkerQueue } from './scheduler/worker-queue.ts';
+import { HISTORY_PER_WORKER, type RunRecord, type StoredWorkerState } from './store/store.ts';
 import { type ResourceSample, type RunTotals, type WorkerConfig, WorkerExecutionMode } from './types.ts';
 
 /** Everything the orchestrator knows about one registered worker. */
@@ -40,6 +41,9 @@ export class WorkerRecord {
   lastEndedAt: number | undefined;
   resources: ResourceSample | undefined;
   readonly totals: RunTotals = { runs: 0, succeeded: 0, failed: 0, retries: 0, timeouts: 0, crashes: 0 };
+
+  /** The latest finished runs, oldest first (at most HISTORY_PER_WORKER). */
+  history: RunRecord[] = [];
 
   pool: SandboxPool | undefined;
   cooldownTimer: TimerHandle | undefined;
@@ -98,6 +102,41 @@ export class WorkerRecord {
     if (this.lastSuccessAt !== undefined) state.lastSuccess = new Date(this.lastSuccessAt);
     if (this.lastError !== undefined) state.lastError = this.lastError;
     return state;
+  }
+
+  addHistory(record: RunRecord): void {
+    this.history.push(record);
+    if (this.history.length > HISTORY_PER_WORKER)
+      this.history.splice(0, this.history.length - HISTORY_PER_WORKER);
+  }
+
+  /** What a durable store keeps of this worker. */
+  storedState(): StoredWorkerState {
+    return {
+      manuallyEnabled: this.manuallyEnabled,
+      breaker: this.breaker.state,
+      consecutiveFailures: this.breaker.consecutiveFailures,
+      cooldownUntil: this.cooldownUntil,
+      lastRunAt: this.lastRunAt,
+      lastSuccessAt: this.lastSuccessAt,
+      lastEndedAt: this.lastEndedAt,
+      lastError: this.lastError,
+      lastFailureReason: this.lastFailureReason,
+      totals: { ...this.totals },
+    };
+  }
+
+  /** Takes back what a durable store kept. */
+  restore(state: StoredWorkerState): void {
+    this.manuallyEnabled = state.manuallyEnabled;
+    this.breaker.restore(state.breaker, state.consecutiveFailures);
+    this.cooldownUntil = state.cooldownUntil ?? undefined;
+    this.lastRunAt = state.lastRunAt ?? undefined;
+    this.lastSuccessAt = state.lastSuccessAt ?? undefined;
+    this.lastEndedAt = state.lastEndedAt ?? undefined;
+    this.lastError = state.lastError ?? undefined;
+    this.lastFailureReason = state.lastFailureReason ?? undefined;
+    Object.assign(this.totals, state.totals);
   }
 
   config(): Readonly<WorkerConfig> {

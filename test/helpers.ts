@@ -306,5 +306,10 @@ export function makeRun(worker: WorkerRecord, seq = 1, origin: RunOrigin = 'run'
     replayOf: undefined,
     settle: undefined,
     detachSignal: undefined,
+    joined: undefined,
+    key: undefined,
+    startedAt: 0,
+    enqueuedAt: 0,
+    kept: false,
   };
 }

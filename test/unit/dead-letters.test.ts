@@ -19,19 +19,29 @@ function entry(name: string, n: number, extra: Partial<Omit<DeadLetter, 'id'>> =
 function setup(max = 100) {
   const replayed: DeadLetter[] = [];
   const evicted: DeadLetter[] = [];
+  const stored: string[] = [];
+  const removed: string[] = [];
   let replayResult: () => Promise<unknown> = () => Promise.resolve('ok');
   const dlq = new DeadLetterQueue(
-    (e) => {
-      replayed.push(e);
-      return replayResult();
+    {
+      replay: (e) => {
+        replayed.push(e);
+        return replayResult();
+      },
+      stored: (e) => stored.push(e.id),
+      removed: (e, wasEvicted) => {
+        if (wasEvicted) evicted.push(e);
+        else removed.push(e.id);
+      },
     },
     max,
-    (e) => evicted.push(e),
   );
   return {
     dlq,
     replayed,
     evicted,
+    stored,
+    removed,
     setReplay: (fn: () => Promise<unknown>) => {
       replayResult = fn;
     },
@@ -95,8 +105,8 @@ describe('DeadLetterQueue', () => {
     assert.deepEqual(replayed, [a]);
     replayed[0]!.payload = 'mutated';
     assert.deepEqual(dlq.get(a.id)?.payload, { n: 1 });
-    // removal on success is the orchestrator's step (clearEntry)
-    dlq.clearEntry(a.id);
+    // removal on success is the orchestrator's step (remove)
+    assert.equal(dlq.remove(a.id), true);
     assert.equal(dlq.size, 0);
   });
 

@@ -70,6 +70,7 @@ describe('resolveWorker: defaults', () => {
     execArgv: undefined,
     recycleAfterRuns: undefined,
     idleTimeoutSeconds: 30,
+    missedRuns: 'once',
   };
 
   it('applies every default for a function worker, with options omitted or empty', () => {
