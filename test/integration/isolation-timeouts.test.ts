@@ -158,10 +158,11 @@ for (const isolation of ['thread', 'process'] as const) {
       // ---------------------------------------------------------------- 6. SIGTERM ignored
       it('ignore-sigterm: the run fails at the deadline, the child is SIGKILLed after killGraceMs', async (t) => {
         const { orch } = await useIsolatedOrchestrator(t);
-        // timeoutSeconds 1 rather than 0.5: a cold child (tsx) must have loaded the module and installed its
-        // SIGTERM handler before the deadline, or the test would not exercise the SIGKILL path.
+        // timeoutSeconds 2.5 rather than 0.5: a cold child (tsx) must have loaded the module and installed its
+        // SIGTERM handler before the deadline — also on a loaded machine — or the test would not exercise the
+        // SIGKILL path.
         registerIsolated(orch, 'stubborn', fixture('ignore-sigterm.mjs'), isolation, {
-          timeoutSeconds: 1,
+          timeoutSeconds: 2.5,
           killGraceMs: 300,
           maxRetries: 0,
         });
@@ -174,13 +175,13 @@ for (const isolation of ['thread', 'process'] as const) {
             throw error;
           }),
         );
-        const child = await waitFor(() => readPid(pidFile), 3000, 'the worker to write its pid');
+        const child = await waitFor(() => readPid(pidFile), 10_000, 'the worker to write its pid');
         const outcome = await pending;
         const rejectedAt = Date.now();
         assertReason(runError(outcome), 'timeout', 1);
         assert.ok(
-          outcome.ms <= 1000 + 1000,
-          `settled ${Math.round(outcome.ms)} ms after run(), deadline 1000 ms`,
+          outcome.ms <= 2500 + 1000,
+          `settled ${Math.round(outcome.ms)} ms after run(), deadline 2500 ms`,
         );
         assert.equal(aliveAtRejection, true, 'the run failed at the deadline, before the kill finished');
         await waitFor(() => !pidAlive(child), 3000, `the SIGTERM-ignoring child ${child} to be SIGKILLed`);
@@ -197,7 +198,7 @@ for (const isolation of ['thread', 'process'] as const) {
         });
         const pidFile = tmpFile('.pid');
         const pending = settle(orch.run('stubborn', { pidFile }));
-        const child = await waitFor(() => readPid(pidFile), 3000, 'the worker to write its pid');
+        const child = await waitFor(() => readPid(pidFile), 10_000, 'the worker to write its pid');
         const report = await orch.stop();
         assert.equal(pidAlive(child), false, 'the child is dead when stop() resolves');
         assert.deepEqual(report.terminated, ['stubborn']);
@@ -214,19 +215,20 @@ for (const isolation of ['thread', 'process'] as const) {
       for (const variant of variants) {
         it(`spawn-grandchild ${JSON.stringify(variant)}: after the timeout child and grandchild die`, async (t) => {
           const { orch } = await useIsolatedOrchestrator(t);
+          // 2.5 s: the cold child must have spawned its grandchild before the deadline, even under load.
           registerIsolated(orch, 'tree', fixture('spawn-grandchild.mjs'), isolation, {
-            timeoutSeconds: 1,
+            timeoutSeconds: 2.5,
             killGraceMs: 300,
             maxRetries: 0,
           });
           const pidFile = tmpFile('.json');
           const pending = settle(orch.run('tree', { pidFile, ...variant }));
-          const tree = await waitFor(() => readPidTree(pidFile), 3000, 'the worker to write its pids');
+          const tree = await waitFor(() => readPidTree(pidFile), 10_000, 'the worker to write its pids');
           t.after(() => killLeftover(tree.grandchild));
           assert.equal(pidAlive(tree.grandchild), true, 'the grandchild runs');
           const outcome = await pending;
           assertReason(runError(outcome), 'timeout', 1);
-          assert.ok(outcome.ms <= 1000 + 1500, `settled ${Math.round(outcome.ms)} ms after run()`);
+          assert.ok(outcome.ms <= 2500 + 1500, `settled ${Math.round(outcome.ms)} ms after run()`);
           await waitFor(() => !pidAlive(tree.child), 5000, `child ${tree.child} to die`);
           await waitFor(() => !pidAlive(tree.grandchild), 5000, `grandchild ${tree.grandchild} to die`);
         });
