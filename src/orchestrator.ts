@@ -652,10 +652,7 @@ export class WorkerOrchestrator extends EventEmitter {
     const worker = run.worker;
     this.#attemptsInFlight--;
     run.current = undefined;
-    if (attempt !== undefined) {
-      this.#attempts.delete(attempt);
-      this.#returnSandbox(worker, attempt.sandbox, run.seq, outcome);
-    }
+    if (attempt !== undefined) this.#attempts.delete(attempt);
     if (outcome.ok) {
       this.#emit('worker:success', {
         name: worker.name,
@@ -703,6 +700,8 @@ export class WorkerOrchestrator extends EventEmitter {
         });
       }
     }
+    // The caller has its outcome first; killing the sandbox (a /proc walk, signals) comes after.
+    if (attempt !== undefined) this.#returnSandbox(worker, attempt.sandbox, run.seq, outcome);
     this.#dispatch();
   }
 

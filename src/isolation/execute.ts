@@ -26,6 +26,9 @@ export function createExecutor(
 ): Executor {
   let staticConfig: StaticConfig | undefined;
   const load = moduleLoader(modulePath);
+  // Start loading now, while the sandbox boots and the first attempt travels; a failure is reported
+  // (reason 'load') by the first attempt that awaits it.
+  load().catch(() => undefined);
 
   return {
     async execute(task, signal) {

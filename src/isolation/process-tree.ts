@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import treeKill from 'tree-kill';
 
@@ -115,8 +115,10 @@ export async function waitGroupEmpty(pgid: number, timeoutMs: number): Promise<b
 /**
  * Ends a child sandbox and everything it started. The child leads its own process group (forked
  * `detached`), so signalling the group reaches grandchildren even after the child is gone and they were
- * re-parented — which tree-kill alone, walking `ps` from the child's pid, would miss. tree-kill adds the
- * descendants that moved to a group of their own, while the child still lives to find them.
+ * re-parented. Descendants that left the group (setsid / `detached`) are found by a snapshot of the
+ * tree taken before the first signal: from /proc on Linux — tree-kill cannot serve there, since it
+ * walks `ps` after signalling, when re-parented grandchildren can no longer be found, and each of its
+ * `ps` spawns blocks the host for milliseconds — and with tree-kill where there is no /proc.
  *
  * SIGTERM first; SIGKILL for whatever remains after `graceMs` (at once when it is 0).
  */
@@ -128,11 +130,15 @@ export async function terminateProcessTree(
 ): Promise<void> {
   const pgid = pid;
   const pending: Promise<void>[] = [];
-  const strays = isExited() ? [] : descendantsOutsideGroup(pid);
+  const hasProc = existsSync('/proc/self/stat');
+  const strays = isExited() || !hasProc ? [] : descendantsOutsideGroup(pid);
+  const walkTree = (signal: NodeJS.Signals) => {
+    if (!hasProc && !isExited()) pending.push(killTree(pid, signal));
+  };
   if (graceMs > 0) {
     signalGroup(pgid, 'SIGTERM');
     signalEach(strays, 'SIGTERM');
-    if (!isExited()) pending.push(killTree(pid, 'SIGTERM'));
+    walkTree('SIGTERM');
     const graceOver = sleep(graceMs, undefined, { ref: false });
     const strayGone = waitGone(strays, graceMs);
     await Promise.race([Promise.all([exited, waitGroupEmpty(pgid, graceMs), strayGone]), graceOver]);
@@ -140,7 +146,7 @@ export async function terminateProcessTree(
   signalEach(strays, 'SIGKILL');
   if (!isExited() || groupAlive(pgid)) {
     signalGroup(pgid, 'SIGKILL');
-    if (!isExited()) pending.push(killTree(pid, 'SIGKILL'));
+    walkTree('SIGKILL');
   }
   await exited;
   await waitGroupEmpty(pgid, 2000);
