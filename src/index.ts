@@ -9,7 +9,16 @@ export {
   RunError,
 } from './errors.ts';
 export type { OrchestratorEventName, OrchestratorEvents, OrchestratorListener } from './events.ts';
+export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './http/handler.ts';
 export { Supervisor, WorkerOrchestrator } from './orchestrator.ts';
+export type {
+  RunRecord,
+  Store,
+  StoreChange,
+  StoredRun,
+  StoredState,
+  StoredWorkerState,
+} from './store/store.ts';
 export {
   type BreakerState,
   type DeadLetter,

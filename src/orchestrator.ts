@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { serialize } from 'node:v8';
 import type { Logger } from 'pino';
 import { Attempt, type AttemptOutcome } from './attempt.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
@@ -7,6 +8,7 @@ import { DeadLetterQueue } from './dead-letters.ts';
 import { describeError, OrchestratorError, RunError } from './errors.ts';
 import type { OrchestratorEventName, OrchestratorEvents, OrchestratorListener } from './events.ts';
 import { HealthMonitor } from './health/monitor.ts';
+import { type HttpServerHandle, type ListenOptions, listen } from './http/server.ts';
 import { createPool } from './isolation/factory.ts';
 import type { AttemptTask } from './isolation/protocol.ts';
 import { Reaper } from './isolation/reaper.ts';
@@ -85,6 +87,9 @@ export class WorkerOrchestrator extends EventEmitter {
   readonly #store: Store | undefined;
   readonly #journal: Journal | undefined;
   #storeOpen = false;
+  /** Changes made while the durable store was closed, done again once it is open and restored. */
+  readonly #whileClosed: (() => void)[] = [];
+  #starting: Promise<void> | undefined;
   /** Runs that have an idempotency key, by worker and key, while they are queued or running. */
   readonly #keyed = new Map<string, Run>();
   /** Run ids are this prefix and a sequence number: unique, and cheaper than a UUID per run. */
@@ -112,7 +117,9 @@ export class WorkerOrchestrator extends EventEmitter {
     this.#deadLetters = new DeadLetterQueue(
       {
         replay: (entry) => this.#replay(entry),
-        stored: (entry) => this.#journal?.deadLetter(entry),
+        stored: (entry) => {
+          if (this.#storeOpen) this.#journal?.deadLetter(entry);
+        },
         removed: (entry, evicted) => {
           if (evicted) {
             this.#log.warn(
@@ -120,7 +127,8 @@ export class WorkerOrchestrator extends EventEmitter {
               'dead-letter queue full: oldest entry dropped',
             );
           }
-          this.#journal?.deadLetterRemoved(entry.id);
+          if (this.#storeOpen) this.#journal?.deadLetterRemoved(entry.id);
+          else this.#rememberWhileClosed(() => this.#deadLetters.remove(entry.id));
         },
       },
       this.#options.maxDeadLetters,
@@ -164,7 +172,15 @@ export class WorkerOrchestrator extends EventEmitter {
   }
 
   /** Starts scheduling. Rejects with ERR_UNKNOWN_DEPENDENCY / ERR_DEPENDENCY_CYCLE for a bad graph. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    // Two start() calls at once share one: the store must be opened (and its runs restored) once.
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined;
+    });
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     if (this.#stopping !== undefined) await this.#stopping;
     if (this.#state === 'running') return;
     validateGraph(this.#workers);
@@ -180,6 +196,8 @@ export class WorkerOrchestrator extends EventEmitter {
       }
       this.#storeOpen = true;
       this.#restore(state);
+      // enable/disable/remove calls made while the store was closed win over what it held.
+      for (const redo of this.#whileClosed.splice(0)) redo();
     }
     for (const worker of this.#workers.values()) {
       worker.deps = [];
@@ -190,7 +208,12 @@ export class WorkerOrchestrator extends EventEmitter {
     this.#health.reopen();
     this.#state = 'running';
     for (const worker of this.#workers.values()) {
-      if (worker.cooldownUntil !== undefined && worker.breaker.state === 'open') this.#armCooldown(worker);
+      if (worker.breaker.state === 'open' && worker.breaker.cooldownMs !== null) {
+        // An open breaker with a cooldown always has a trial coming (also one that was half-open when
+        // the host stopped or died: its trial is due at once).
+        worker.cooldownUntil ??= this.#clock.now();
+        this.#armCooldown(worker);
+      }
       this.#activate(worker, true);
       this.#ready.offerWorker(worker);
     }
@@ -245,6 +268,7 @@ export class WorkerOrchestrator extends EventEmitter {
   /** Re-enables a worker, closes its breaker and resets its consecutive failures. */
   enableWorker(name: string): void {
     const worker = this.#get(name);
+    this.#rememberWhileClosed(() => this.enableWorker(name));
     const wasEnabled = worker.enabled;
     worker.manuallyEnabled = true;
     worker.breaker.reset();
@@ -268,6 +292,7 @@ export class WorkerOrchestrator extends EventEmitter {
    */
   disableWorker(name: string): void {
     const worker = this.#get(name);
+    this.#rememberWhileClosed(() => this.disableWorker(name));
     worker.manuallyEnabled = false;
     this.#timers.cancel(worker);
     this.#saveWorker(worker);
@@ -289,6 +314,14 @@ export class WorkerOrchestrator extends EventEmitter {
    */
   flush(): Promise<void> {
     return this.#journal?.flush() ?? Promise.resolve();
+  }
+
+  /**
+   * Serves the HTTP API and dashboard (status, health, metrics, events, mutations with a bearer token)
+   * on `host` (default `127.0.0.1`) and `port` (default: a free one). See `createHttpHandler`.
+   */
+  listen(options: ListenOptions = {}): Promise<HttpServerHandle> {
+    return listen(this, options);
   }
 
   getWorker(name: string): Readonly<WorkerConfig> | undefined {
@@ -397,7 +430,15 @@ export class WorkerOrchestrator extends EventEmitter {
     signal: AbortSignal | undefined,
     key?: string,
   ): Run | OrchestratorError {
-    const run = this.#enqueue(worker, origin, payload, settle, replayOf, key);
+    let encoded: Buffer | undefined;
+    if (this.#journal !== undefined) {
+      const stored = encodePayload(payload);
+      if (typeof stored === 'string') {
+        return new OrchestratorError('ERR_STORE', `the payload cannot be kept by the store: ${stored}`);
+      }
+      encoded = stored;
+    }
+    const run = this.#enqueue(worker, origin, payload, settle, replayOf, key, undefined, encoded);
     if (signal !== undefined) {
       const onAbort = () =>
         this.#abortRun(run, toError(signal.reason, 'the run was cancelled by its signal'));
@@ -434,6 +475,7 @@ export class WorkerOrchestrator extends EventEmitter {
     replayOf: string | undefined,
     key?: string,
     restored?: StoredRun,
+    encodedPayload?: Buffer,
   ): Run {
     const seq = ++this.#seq;
     const now = this.#clock.now();
@@ -463,7 +505,7 @@ export class WorkerOrchestrator extends EventEmitter {
     if (key !== undefined) this.#keyed.set(keyOf(worker.name, key), run);
     worker.queue.push(run);
     if (this.#journal !== undefined && restored === undefined && isStored(origin)) {
-      this.#journal.runQueued(this.#storedRun(run));
+      this.#journal.runQueued({ ...this.#storedRun(run), encodedPayload });
     }
     // A new run may be startable where the waiting ones were not (a request does not wait for
     // dependency freshness), so a blocked worker gets another look.
@@ -987,6 +1029,8 @@ export class WorkerOrchestrator extends EventEmitter {
     this.#deadLetters.load(state.deadLetters);
     for (const worker of this.#workers.values()) worker.history = [];
     for (const record of state.history) this.#workers.get(record.worker)?.addHistory(record);
+    // New runs must sort after the kept ones, at this start and the next.
+    for (const stored of state.runs) this.#seq = Math.max(this.#seq, stored.seq);
     let orphans = 0;
     for (const stored of state.runs) {
       const worker = this.#workers.get(stored.worker);
@@ -1018,7 +1062,12 @@ export class WorkerOrchestrator extends EventEmitter {
   }
 
   #saveWorker(worker: WorkerRecord): void {
-    this.#journal?.worker(worker.name, () => worker.storedState());
+    if (this.#storeOpen) this.#journal?.worker(worker.name, () => worker.storedState());
+  }
+
+  /** With a durable store that is closed (before start, after stop), `redo` is applied again at start. */
+  #rememberWhileClosed(redo: () => void): void {
+    if (this.#store !== undefined && !this.#storeOpen) this.#whileClosed.push(redo);
   }
 
   /** The run is over (or refused): a later call with its key starts a new run. */
@@ -1052,6 +1101,19 @@ const MAX_DATE_MS = 8.64e15;
 
 function isoDate(ms: number): string {
   return new Date(ms).toISOString();
+}
+
+/**
+ * The payload as a durable store keeps it (structured clone, serialized once, here, so that a payload
+ * that cannot be kept is refused at the call instead of failing a whole batch later), or why not.
+ */
+function encodePayload(payload: unknown): Buffer | undefined | string {
+  if (payload === undefined) return undefined;
+  try {
+    return serialize(payload);
+  } catch (error) {
+    return describeError(error);
+  }
 }
 
 function keyOf(worker: string, key: string): string {

@@ -223,7 +223,7 @@ export class SqliteStore implements Store {
               r.seq,
               r.worker,
               r.origin,
-              encode(r.payload),
+              r.encodedPayload ?? encode(r.payload),
               r.priority,
               r.enqueuedAt,
               r.attempts,

@@ -20,6 +20,8 @@ export interface StoredRun {
   attempts: number;
   key: string | undefined;
   replayOf: string | undefined;
+  /** The payload already serialized with v8.serialize, when the orchestrator has it (a store may use it). */
+  encodedPayload?: Buffer | undefined;
 }
 
 /** A worker's state that survives restarts. */
