@@ -10,6 +10,7 @@ export {
 } from './errors.ts';
 export type { OrchestratorEventName, OrchestratorEvents, OrchestratorListener } from './events.ts';
 export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './http/handler.ts';
+export type { HttpServerHandle, ListenOptions } from './http/server.ts';
 export { Supervisor, WorkerOrchestrator } from './orchestrator.ts';
 export type {
   RunRecord,
