@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { serialize } from 'node:v8';
 import type { Logger } from 'pino';
 import { Attempt, type AttemptOutcome } from './attempt.ts';
 import { type Clock, systemClock, type TimerHandle } from './clock.ts';
@@ -21,9 +20,8 @@ import { canStart, pipelineDue } from './scheduler/gates.ts';
 import { validateGraph, validateNames } from './scheduler/graph.ts';
 import { ReadyQueue } from './scheduler/ready-queue.ts';
 import { TimerQueue } from './scheduler/timer-queue.ts';
-import { Journal } from './store/journal.ts';
-import { resolveStore } from './store/resolve.ts';
-import type { RunRecord, Store, StoredRun, StoredState } from './store/store.ts';
+import { Persistence } from './store/persistence.ts';
+import type { RunRecord, StoredRun, StoredState } from './store/store.ts';
 import {
   type DeadLetter,
   type OrchestratorOptions,
@@ -84,11 +82,7 @@ export class WorkerOrchestrator extends EventEmitter {
   #stopping: Promise<StopReport> | undefined;
   #stopTracker: StopTracker | undefined;
   #whenIdle: (() => void) | undefined;
-  readonly #store: Store | undefined;
-  readonly #journal: Journal | undefined;
-  #storeOpen = false;
-  /** Changes made while the durable store was closed, done again once it is open and restored. */
-  readonly #whileClosed: (() => void)[] = [];
+  readonly #persistence: Persistence;
   #starting: Promise<void> | undefined;
   /** Runs that have an idempotency key, by worker and key, while they are queued or running. */
   readonly #keyed = new Map<string, Run>();
@@ -107,18 +101,12 @@ export class WorkerOrchestrator extends EventEmitter {
       clock: this.#clock,
       active: () => [...this.#attempts].map(([attempt, run]) => [attempt, run.worker]),
     });
-    this.#store = resolveStore(options.store);
-    this.#journal =
-      this.#store === undefined
-        ? undefined
-        : new Journal(this.#store, (error) =>
-            this.#log.error({ err: error }, 'the durable store refused a write: state may be lost'),
-          );
+    this.#persistence = new Persistence(options.store, this.#log);
     this.#deadLetters = new DeadLetterQueue(
       {
         replay: (entry) => this.#replay(entry),
         stored: (entry) => {
-          if (this.#storeOpen) this.#journal?.deadLetter(entry);
+          this.#persistence.deadLetterStored(entry);
         },
         removed: (entry, evicted) => {
           if (evicted) {
@@ -127,8 +115,7 @@ export class WorkerOrchestrator extends EventEmitter {
               'dead-letter queue full: oldest entry dropped',
             );
           }
-          if (this.#storeOpen) this.#journal?.deadLetterRemoved(entry.id);
-          else this.#rememberWhileClosed(() => this.#deadLetters.remove(entry.id));
+          this.#persistence.deadLetterRemoved(entry.id, () => this.#deadLetters.remove(entry.id));
         },
       },
       this.#options.maxDeadLetters,
@@ -184,20 +171,11 @@ export class WorkerOrchestrator extends EventEmitter {
     if (this.#stopping !== undefined) await this.#stopping;
     if (this.#state === 'running') return;
     validateGraph(this.#workers);
-    if (this.#store !== undefined && !this.#storeOpen) {
-      let state: StoredState;
-      try {
-        state = await this.#store.open();
-      } catch (error) {
-        if (error instanceof OrchestratorError) throw error;
-        throw new OrchestratorError('ERR_STORE', `the store cannot be opened: ${describeError(error)}`, {
-          cause: error,
-        });
-      }
-      this.#storeOpen = true;
-      this.#restore(state);
+    const stored = await this.#persistence.open();
+    if (stored !== undefined) {
+      this.#restore(stored);
       // enable/disable/remove calls made while the store was closed win over what it held.
-      for (const redo of this.#whileClosed.splice(0)) redo();
+      this.#persistence.replayWhileClosed();
     }
     for (const worker of this.#workers.values()) {
       worker.deps = [];
@@ -268,7 +246,7 @@ export class WorkerOrchestrator extends EventEmitter {
   /** Re-enables a worker, closes its breaker and resets its consecutive failures. */
   enableWorker(name: string): void {
     const worker = this.#get(name);
-    this.#rememberWhileClosed(() => this.enableWorker(name));
+    this.#persistence.whileClosed(() => this.enableWorker(name));
     const wasEnabled = worker.enabled;
     worker.manuallyEnabled = true;
     worker.breaker.reset();
@@ -292,7 +270,7 @@ export class WorkerOrchestrator extends EventEmitter {
    */
   disableWorker(name: string): void {
     const worker = this.#get(name);
-    this.#rememberWhileClosed(() => this.disableWorker(name));
+    this.#persistence.whileClosed(() => this.disableWorker(name));
     worker.manuallyEnabled = false;
     this.#timers.cancel(worker);
     this.#saveWorker(worker);
@@ -313,7 +291,7 @@ export class WorkerOrchestrator extends EventEmitter {
    * one event-loop turn after they are made). Resolves at once with the in-memory store.
    */
   flush(): Promise<void> {
-    return this.#journal?.flush() ?? Promise.resolve();
+    return this.#persistence.flush();
   }
 
   /**
@@ -431,12 +409,10 @@ export class WorkerOrchestrator extends EventEmitter {
     key?: string,
   ): Run | OrchestratorError {
     let encoded: Buffer | undefined;
-    if (this.#journal !== undefined) {
-      const stored = encodePayload(payload);
-      if (typeof stored === 'string') {
-        return new OrchestratorError('ERR_STORE', `the payload cannot be kept by the store: ${stored}`);
-      }
-      encoded = stored;
+    try {
+      encoded = this.#persistence.encode(payload);
+    } catch (error) {
+      return error as OrchestratorError;
     }
     const run = this.#enqueue(worker, origin, payload, settle, replayOf, key, undefined, encoded);
     if (signal !== undefined) {
@@ -504,8 +480,8 @@ export class WorkerOrchestrator extends EventEmitter {
     if (restored !== undefined) run.attempt = restored.attempts;
     if (key !== undefined) this.#keyed.set(keyOf(worker.name, key), run);
     worker.queue.push(run);
-    if (this.#journal !== undefined && restored === undefined && isStored(origin)) {
-      this.#journal.runQueued({ ...this.#storedRun(run), encodedPayload });
+    if (restored === undefined && isStored(origin)) {
+      this.#persistence.runQueued({ ...this.#storedRun(run), encodedPayload });
     }
     // A new run may be startable where the waiting ones were not (a request does not wait for
     // dependency freshness), so a blocked worker gets another look.
@@ -542,7 +518,7 @@ export class WorkerOrchestrator extends EventEmitter {
         if (lastEndedAt === undefined || lastRunAt === undefined) at = schedule.first(now);
         else if (!atStart) at = schedule.next(lastEndedAt, now);
         // At start, only a durable store knows when the worker last ran (DESIGN 2.1).
-        else if (this.#store !== undefined)
+        else if (this.#persistence.durable)
           at = schedule.resume(lastRunAt, lastEndedAt, now, worker.options.missedRuns);
         else at = schedule.first(now);
         this.#timers.schedule(worker, Math.max(now, at));
@@ -641,7 +617,7 @@ export class WorkerOrchestrator extends EventEmitter {
     run.attempt++;
     run.state = 'running';
     this.#attemptsInFlight++;
-    if (this.#journal !== undefined && isStored(run.origin)) this.#journal.runStarted(run.id, run.attempt);
+    if (isStored(run.origin)) this.#persistence.runStarted(run.id, run.attempt);
     let sandbox: Sandbox;
     try {
       worker.pool ??= createPool(worker, {
@@ -778,7 +754,7 @@ export class WorkerOrchestrator extends EventEmitter {
     run.detachSignal?.();
     this.#forget(run);
     const now = this.#clock.now();
-    if (this.#journal !== undefined && isStored(run.origin) && !run.kept) this.#journal.runOver(run.id);
+    if (isStored(run.origin) && !run.kept) this.#persistence.runOver(run.id);
     if (wasInFlight) {
       worker.inFlight--;
       if (run.origin === 'schedule') worker.scheduledInFlight--;
@@ -821,7 +797,7 @@ export class WorkerOrchestrator extends EventEmitter {
         durationMs: now - run.startedAt,
       };
       worker.addHistory(record);
-      this.#journal?.history(record);
+      this.#persistence.history(record);
     }
     this.#saveWorker(worker);
     run.settle?.(outcome);
@@ -960,7 +936,7 @@ export class WorkerOrchestrator extends EventEmitter {
     for (const worker of this.#workers.values()) {
       worker.blocked = false;
       for (const run of worker.queue.drain()) {
-        if (this.#journal !== undefined && isStored(run.origin)) {
+        if (this.#persistence.durable && isStored(run.origin)) {
           // Kept in the store for the next start; this process's caller learns it did not run here.
           run.kept = true;
           requeued++;
@@ -984,7 +960,7 @@ export class WorkerOrchestrator extends EventEmitter {
       for (const run of [...this.#runsInFlight]) {
         tracker.terminatedRuns.add(run);
         tracker.terminated.push(run.worker.name);
-        if (this.#journal !== undefined && isStored(run.origin)) {
+        if (this.#persistence.durable && isStored(run.origin)) {
           // At-least-once: a requested run cut short by stop() runs again after the next start.
           run.kept = true;
           requeued++;
@@ -1001,12 +977,7 @@ export class WorkerOrchestrator extends EventEmitter {
     for (const worker of this.#workers.values()) worker.pool = undefined;
     await this.#health.close();
     await this.#reaper.close();
-    if (this.#store !== undefined && this.#storeOpen) {
-      for (const worker of this.#workers.values()) this.#saveWorker(worker);
-      await this.#journal?.flush();
-      await this.#store.close();
-      this.#storeOpen = false;
-    }
+    await this.#persistence.close(this.#workers.values());
 
     this.#stopTracker = undefined;
     this.#state = 'stopped';
@@ -1062,12 +1033,7 @@ export class WorkerOrchestrator extends EventEmitter {
   }
 
   #saveWorker(worker: WorkerRecord): void {
-    if (this.#storeOpen) this.#journal?.worker(worker.name, () => worker.storedState());
-  }
-
-  /** With a durable store that is closed (before start, after stop), `redo` is applied again at start. */
-  #rememberWhileClosed(redo: () => void): void {
-    if (this.#store !== undefined && !this.#storeOpen) this.#whileClosed.push(redo);
+    this.#persistence.worker(worker);
   }
 
   /** The run is over (or refused): a later call with its key starts a new run. */
@@ -1101,19 +1067,6 @@ const MAX_DATE_MS = 8.64e15;
 
 function isoDate(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/**
- * The payload as a durable store keeps it (structured clone, serialized once, here, so that a payload
- * that cannot be kept is refused at the call instead of failing a whole batch later), or why not.
- */
-function encodePayload(payload: unknown): Buffer | undefined | string {
-  if (payload === undefined) return undefined;
-  try {
-    return serialize(payload);
-  } catch (error) {
-    return describeError(error);
-  }
 }
 
 function keyOf(worker: string, key: string): string {
