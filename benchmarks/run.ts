@@ -2,7 +2,7 @@
 // the arguments), each in its own process so that one scenario's heap and threads cannot skew the next.
 // Benchmarks import the built package ('corral' -> dist/), so it is built first.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -19,6 +19,16 @@ if (scenarios.length === 0) {
 }
 const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' });
 if (build.status !== 0) process.exit(build.status ?? 1);
+
+// The tools some scenarios compare with (Bree, BullMQ, ...) live in benchmarks/peers/package.json, apart
+// from the library's own dependencies. A scenario whose peers are missing skips them.
+if (!existsSync(`${here}peers/node_modules`)) {
+  const install = spawnSync('npm', ['--prefix', `${here}peers`, 'install', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (install.status !== 0) console.error('could not install the benchmark peers (benchmarks/peers)');
+}
 
 let failed = 0;
 for (const file of scenarios) {
