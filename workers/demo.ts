@@ -5,8 +5,8 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { renderStatusTable, type WorkerColumnsLike } from '../src/cli/status-table.ts';
 import { JobPriority, WorkerExecutionMode, WorkerOrchestrator } from '../src/index.ts';
-import { renderStatusTable, type WorkerColumnsLike } from './status-table.ts';
 
 const { SCHEDULED, TRIGGERED, CONTINUOUS } = WorkerExecutionMode;
 

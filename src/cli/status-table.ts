@@ -1,7 +1,7 @@
 // Renders orch.getStatus() as a compact fixed-width text table: one row per worker.
-// Pure (no I/O, no clock, no colours) so the demo and a later CLI can share it and tests can
-// compare strings. The input types are structural subsets of the status, so parsed JSON from
-// GET /status fits as well as the live object.
+// Pure (no I/O, no clock, no colours) so the demo (workers/demo.ts) and the CLI (`corral status`)
+// share it and tests can compare strings. The input types are structural subsets of the status, so
+// parsed JSON from GET /status fits as well as the live object.
 
 export interface WorkerTotalsLike {
   runs: number;

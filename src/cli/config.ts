@@ -1,0 +1,266 @@
+// Loads and validates the config file of `corral run` (and `corral check`). Everything is checked
+// before anything starts: the shape here, the option values by registering every worker on a
+// throwaway orchestrator (so the messages are the library's own), then the dependency graph.
+// Every message names the file, and the worker and the key where there is one:
+//   corral.config.mjs: worker "report": timeoutSeconds must be a number > 0 (or Infinity), got -1
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
+import { OrchestratorError } from '../errors.ts';
+import { WorkerOrchestrator } from '../orchestrator.ts';
+import { validateGraph } from '../scheduler/graph.ts';
+import { JobPriority, type OrchestratorOptions, WorkerExecutionMode, type WorkerOptions } from '../types.ts';
+import { CliError, EXIT, errorMessage } from './errors.ts';
+
+/** The port of the HTTP API when a config's `http` gives none, and the port the client commands call. */
+export const DEFAULT_PORT = 7070;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_URL = `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;
+
+/** The orchestrator options a config may set: all but `logger` (the CLI's pino logger) and `clock`. */
+export type ConfigOrchestratorOptions = Omit<OrchestratorOptions, 'logger' | 'clock'>;
+
+export interface HttpConfig {
+  port: number;
+  host: string;
+  token: string | undefined;
+}
+
+export interface WorkerEntry {
+  name: string;
+  /** Absolute path of the worker's module. */
+  module: string;
+  options: WorkerOptions;
+}
+
+export interface CorralConfig {
+  /** The config file as the user named it (what messages show). */
+  file: string;
+  orchestrator: ConfigOrchestratorOptions;
+  /** `undefined`: no `http` in the config, the HTTP API is off. */
+  http: HttpConfig | undefined;
+  workers: WorkerEntry[];
+}
+
+/** A config that cannot be used: one line per problem, each prefixed with the file. Exit code 2. */
+export class ConfigError extends CliError {
+  readonly problems: readonly string[];
+
+  constructor(file: string, problems: string[]) {
+    super(problems.map((problem) => `${file}: ${problem}`).join('\n'), EXIT.USAGE);
+    this.problems = problems;
+  }
+}
+
+const TOP_LEVEL_KEYS = ['orchestrator', 'http', 'workers'];
+const HTTP_KEYS = ['port', 'host', 'token'];
+const CONFIG_EXTENSIONS = ['.js', '.mjs', '.cjs', '.json'];
+
+const show = (value: unknown): string => inspect(value, { depth: 1, breakLength: Infinity });
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Reads the file: JSON.parse for .json, import() for .js/.mjs/.cjs (its default export, or a function's result). */
+async function readRaw(file: string, absolute: string): Promise<unknown> {
+  const fail = (problem: string): never => {
+    throw new ConfigError(file, [problem]);
+  };
+  if (!existsSync(absolute)) fail(`cannot read the config file: ${absolute} does not exist`);
+  if (!statSync(absolute).isFile()) fail(`cannot read the config file: ${absolute} is not a file`);
+  const ext = extname(absolute);
+  if (!CONFIG_EXTENSIONS.includes(ext)) {
+    fail(`the config file must be ${CONFIG_EXTENSIONS.join(', ')}, got "${ext || '(no extension)'}"`);
+  }
+  if (ext === '.json') {
+    try {
+      return JSON.parse(readFileSync(absolute, 'utf8')) as unknown;
+    } catch (error) {
+      return fail(`not valid JSON: ${errorMessage(error)}`);
+    }
+  }
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+  } catch (error) {
+    return fail(`cannot load the config module: ${errorMessage(error)}`);
+  }
+  let config = mod.default;
+  if (config === undefined) {
+    fail('the config module has no default export (export default { workers: { ... } })');
+  }
+  if (typeof config === 'function') {
+    try {
+      config = await (config as () => unknown)();
+    } catch (error) {
+      return fail(`the config function threw: ${errorMessage(error)}`);
+    }
+  }
+  return config;
+}
+
+/** Names written as text in a config: executionMode 'SCHEDULED', priority 'high', timeoutSeconds 'Infinity'. */
+function normalizeWorkerOptions(options: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...options };
+  const modes = Object.values(WorkerExecutionMode) as string[];
+  if (typeof out.executionMode === 'string' && modes.includes(out.executionMode.toLowerCase())) {
+    out.executionMode = out.executionMode.toLowerCase();
+  }
+  if (typeof out.priority === 'string') {
+    const level = JobPriority[out.priority.toUpperCase() as keyof typeof JobPriority];
+    if (typeof level === 'number') out.priority = level;
+  }
+  if (out.timeoutSeconds === 'Infinity') out.timeoutSeconds = Number.POSITIVE_INFINITY;
+  return out;
+}
+
+function checkHttp(value: unknown, problems: string[]): HttpConfig | undefined {
+  if (value === undefined || value === null || value === false) return undefined;
+  if (value === true) return { port: DEFAULT_PORT, host: DEFAULT_HOST, token: undefined };
+  if (!isPlainObject(value)) {
+    problems.push(`http must be an object { port, host, token } (or false), got ${show(value)}`);
+    return undefined;
+  }
+  const before = problems.length;
+  for (const key of Object.keys(value)) {
+    if (!HTTP_KEYS.includes(key)) {
+      problems.push(`http: unknown key "${key}" (known: ${HTTP_KEYS.join(', ')})`);
+    }
+  }
+  const { port = DEFAULT_PORT, host = DEFAULT_HOST, token } = value;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    problems.push(`http: port must be an integer from 0 to 65535 (0: any free port), got ${show(port)}`);
+  }
+  if (typeof host !== 'string' || host.trim() === '') {
+    problems.push(`http: host must be a non-empty string, got ${show(host)}`);
+  }
+  if (token !== undefined && (typeof token !== 'string' || token === '')) {
+    problems.push(`http: token must be a non-empty string, got ${show(token)}`);
+  }
+  if (problems.length > before) return undefined;
+  return { port: port as number, host: host as string, token: token as string | undefined };
+}
+
+function resolveModule(configDir: string, module: string): string {
+  if (module.startsWith('file:')) return fileURLToPath(module);
+  return isAbsolute(module) ? module : resolve(configDir, module);
+}
+
+/**
+ * Loads `file` (as the user named it; relative to the current directory) and validates all of it.
+ * Throws a {@link ConfigError} listing every problem found, or returns a config that registers and
+ * starts cleanly (short of a store that cannot be opened).
+ */
+export async function loadConfig(file: string): Promise<CorralConfig> {
+  const absolute = resolve(file);
+  const configDir = dirname(absolute);
+  const raw = await readRaw(file, absolute);
+  const problems: string[] = [];
+
+  if (!isPlainObject(raw)) {
+    throw new ConfigError(file, [
+      `the config must be an object { orchestrator?, http?, workers }, got ${show(raw)}`,
+    ]);
+  }
+  for (const key of Object.keys(raw)) {
+    if (!TOP_LEVEL_KEYS.includes(key)) {
+      problems.push(`unknown top-level key "${key}" (known: ${TOP_LEVEL_KEYS.join(', ')})`);
+    }
+  }
+
+  // orchestrator: the library validates the values; the CLI owns the logger, tests own the clock.
+  let orchestrator: ConfigOrchestratorOptions = {};
+  if (raw.orchestrator !== undefined) {
+    if (!isPlainObject(raw.orchestrator)) {
+      problems.push(`orchestrator must be an object of orchestrator options, got ${show(raw.orchestrator)}`);
+    } else {
+      const given = { ...raw.orchestrator };
+      for (const key of ['logger', 'clock']) {
+        if (key in given) {
+          problems.push(
+            `orchestrator: ${key} cannot be set in a config file (corral run logs with pino; see --log-level)`,
+          );
+          delete given[key];
+        }
+      }
+      // A store path is relative to the config file, like the worker modules.
+      if (typeof given.store === 'string' && given.store !== 'memory' && given.store !== '') {
+        given.store = resolve(configDir, given.store);
+      }
+      orchestrator = given as ConfigOrchestratorOptions;
+    }
+  }
+
+  const http = checkHttp(raw.http, problems);
+
+  const workers: WorkerEntry[] = [];
+  let workersOk = false; // every worker entry has a valid shape
+  if (raw.workers === undefined) {
+    problems.push('workers is missing: give an object { [name]: { module: "./worker.mjs", ...options } }');
+  } else if (!isPlainObject(raw.workers)) {
+    problems.push(`workers must be an object { [name]: { module, ...options } }, got ${show(raw.workers)}`);
+  } else if (Object.keys(raw.workers).length === 0) {
+    problems.push('workers is empty: name at least one worker');
+  } else {
+    workersOk = true;
+    for (const [name, entry] of Object.entries(raw.workers)) {
+      const where = `worker "${name}": `;
+      if (!isPlainObject(entry)) {
+        problems.push(`${where}must be an object { module, ...options }, got ${show(entry)}`);
+        workersOk = false;
+        continue;
+      }
+      const { module, ...options } = entry;
+      if (typeof module !== 'string' || module === '') {
+        problems.push(
+          `${where}module must be the path of the worker's module (relative to the config file), got ${show(module)}`,
+        );
+        workersOk = false;
+        continue;
+      }
+      workers.push({
+        name,
+        module: resolveModule(configDir, module),
+        options: normalizeWorkerOptions(options) as WorkerOptions,
+      });
+    }
+  }
+
+  // The library's own checks, on an orchestrator that is never started.
+  let probe: WorkerOrchestrator;
+  try {
+    probe = new WorkerOrchestrator({ ...orchestrator, logger: false });
+  } catch (error) {
+    problems.push(errorMessage(error));
+    probe = new WorkerOrchestrator({ logger: false }); // still check the workers
+  }
+  let registered = 0;
+  for (const worker of workers) {
+    try {
+      probe.registerWorker(worker.name, worker.module, worker.options);
+      registered++;
+    } catch (error) {
+      problems.push(errorMessage(error));
+    }
+  }
+  // The graph is checked only when every worker is known: else an unknown name would be misleading.
+  if (workersOk && registered === workers.length) {
+    const nodes = new Map(
+      workers.map((w) => {
+        const config = probe.getWorker(w.name);
+        return [w.name, { options: { dependsOn: config?.dependsOn ?? [], blocks: config?.blocks ?? [] } }];
+      }),
+    );
+    try {
+      validateGraph(nodes);
+    } catch (error) {
+      if (!(error instanceof OrchestratorError)) throw error;
+      problems.push(error.message);
+    }
+  }
+
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return { file, orchestrator, http, workers };
+}

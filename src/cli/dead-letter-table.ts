@@ -1,0 +1,59 @@
+// Renders dead letters (GET /dead-letters) as a fixed-width text table, one row per entry.
+// Pure, like status-table.ts: no I/O, no clock, no colours.
+
+export interface DeadLetterLike {
+  id: string;
+  name: string;
+  reason: string;
+  error: string;
+  attempts: number;
+  failedAt: string;
+  payload?: unknown;
+}
+
+const HEADERS = ['id', 'worker', 'reason', 'attempts', 'failed at', 'payload', 'error'] as const;
+const RIGHT_ALIGNED = new Set<string>(['attempts']);
+const MAX_CELL = 60;
+
+function clip(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > MAX_CELL ? `${flat.slice(0, MAX_CELL - 1)}…` : flat;
+}
+
+function payloadText(payload: unknown): string {
+  if (payload === undefined) return '-';
+  try {
+    return clip(JSON.stringify(payload) ?? String(payload));
+  } catch {
+    return clip(String(payload));
+  }
+}
+
+/** The entries as text (oldest first, as given), lines joined with '\n', no trailing newline. */
+export function renderDeadLetterTable(entries: readonly DeadLetterLike[]): string {
+  if (entries.length === 0) return 'no dead letters';
+  const rows: string[][] = [[...HEADERS]];
+  for (const d of entries) {
+    rows.push([
+      d.id,
+      d.name,
+      d.reason,
+      String(d.attempts),
+      d.failedAt,
+      payloadText(d.payload),
+      clip(d.error),
+    ]);
+  }
+  const widths = HEADERS.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
+  const lines = rows.map((row) =>
+    row
+      .map((cell, col) => {
+        const width = widths[col] ?? 0;
+        return RIGHT_ALIGNED.has(HEADERS[col] ?? '') ? cell.padStart(width) : cell.padEnd(width);
+      })
+      .join('  ')
+      .trimEnd(),
+  );
+  const count = `${entries.length} dead letter${entries.length === 1 ? '' : 's'}`;
+  return [count, ...lines].join('\n');
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// The `corral` executable (package.json "bin"). See program.ts for the commands, errors.ts for the
+// exit codes.
+import { run } from './program.ts';
+
+const args = process.argv.slice(2);
+
+// A reader that went away (`corral status --watch | head`) ends a client command quietly. `run` keeps
+// supervising: its stdout lines are informative, and losing them must not skip the graceful stop.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  if (args[0] !== 'run') process.exit(process.exitCode ?? 0);
+});
+
+process.exitCode = await run(args);
