@@ -19,11 +19,15 @@ const isTTY = process.stdout.isTTY === true;
 const BATCH_DIR = join(tmpdir(), 'corral-demo'); // where fetch.mjs writes (see batches.mjs)
 
 // Silent logger: the table and the event lines below are the demo's output.
+// A store file: a second `npm start` shows state carried over (totals, dead letters, disabled workers,
+// last runs). CORRAL_DEMO_STORE moves it ('memory' for none).
+const STORE = process.env.CORRAL_DEMO_STORE ?? '.corral-demo.db';
 const orch = new WorkerOrchestrator({
   maxConcurrentWorkers: 4,
   healthSampleMs: 500,
   shutdownTimeoutMs: 5000,
   logger: false,
+  store: STORE,
 });
 
 const here = (file: string) => new URL(file, import.meta.url);
@@ -162,6 +166,7 @@ function shutdown(why: string): Promise<void> {
     for (const t of timers) clearInterval(t); // clearInterval clears timeouts too
     note(`stopping (${why})...`);
     if (isTTY) draw();
+    await server?.close();
     const report = await orch.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -218,8 +223,16 @@ function fail(err: unknown): void {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
+let server: { url: string; close(): Promise<void> } | undefined;
 try {
   await orch.start();
+  // The dashboard: CORRAL_DEMO_PORT (default: any free port), on 127.0.0.1 only.
+  server = await orch.listen({ port: Number(process.env.CORRAL_DEMO_PORT ?? 0), token: 'demo' });
+  note(`dashboard: ${server.url}  (token for replays: demo)`);
+  if (!isTTY) console.log(`dashboard: ${server.url}`);
+  const carried = orch.getHistory().length;
+  if (carried > 0)
+    note(`state carried over from ${STORE}: ${carried} earlier runs, ${orch.deadLetters.size} dead letters`);
 } catch (err) {
   fail(err);
 }

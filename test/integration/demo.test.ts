@@ -2,7 +2,9 @@
 // stops gracefully, prints its summary, exits 0 on its own and leaves no process behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -25,10 +27,12 @@ function sandboxPidsOf(hostPid: number): number[] {
   return out;
 }
 
+const store = join(mkdtempSync(join(tmpdir(), 'corral-demo-')), 'demo.db');
+
 it('npm start runs the demo, exits 0 and leaves nothing running', { timeout: 90_000 }, async () => {
   const demo = spawn(process.execPath, ['--import', 'tsx', 'workers/demo.ts'], {
     cwd: root,
-    env: { ...process.env, CORRAL_DEMO_SECONDS: '7' },
+    env: { ...process.env, CORRAL_DEMO_SECONDS: '7', CORRAL_DEMO_STORE: store },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -49,6 +53,11 @@ it('npm start runs the demo, exits 0 and leaves nothing running', { timeout: 90_
   assert.equal(code, 0, `demo exited with ${code}; stderr:\n${stderr}`);
   assert.doesNotMatch(stderr, /still busy/, 'the event loop drained by itself after stop()');
   assert.match(stdout, /summary after/);
+  assert.match(
+    stdout,
+    /dashboard: http:\/\/127\.0\.0\.1:\d+/,
+    'the demo serves the dashboard and prints its URL',
+  );
   for (const worker of ['primes', 'hash', 'flaky-api', 'hang', 'leak', 'fetch', 'process', 'cleanup']) {
     assert.match(stdout, new RegExp(`\\b${worker}\\b`), `${worker} appears in the table`);
   }
@@ -65,4 +74,21 @@ it('npm start runs the demo, exits 0 and leaves nothing running', { timeout: 90_
     }
   });
   assert.deepEqual(survivors, [], 'no child of the demo outlives it');
+});
+
+it('a second demo run shows the state the first one left in its store file', {
+  timeout: 90_000,
+}, async () => {
+  const demo = spawn(process.execPath, ['--import', 'tsx', 'workers/demo.ts'], {
+    cwd: root,
+    env: { ...process.env, CORRAL_DEMO_SECONDS: '3', CORRAL_DEMO_STORE: store },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  demo.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => demo.on('exit', (c) => resolve(c)));
+  assert.equal(code, 0);
+  assert.match(stdout, /state carried over from .*: \d+ earlier runs/);
 });
