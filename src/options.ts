@@ -232,8 +232,8 @@ export function resolveWorker(
       priority: opts.priority ?? WORKER_DEFAULTS.priority,
       maxConsecutiveFailures: opts.maxConsecutiveFailures ?? WORKER_DEFAULTS.maxConsecutiveFailures,
       breakerCooldownSeconds: opts.breakerCooldownSeconds ?? WORKER_DEFAULTS.breakerCooldownSeconds,
-      dependsOn: Object.freeze([...new Set(opts.dependsOn ?? [])]),
-      blocks: Object.freeze([...new Set(opts.blocks ?? [])]),
+      dependsOn: nameList(opts.dependsOn),
+      blocks: nameList(opts.blocks),
       isolation,
       concurrency: opts.concurrency ?? WORKER_DEFAULTS.concurrency,
       maxQueue: opts.maxQueue ?? WORKER_DEFAULTS.maxQueue,
@@ -247,6 +247,13 @@ export function resolveWorker(
       missedRuns: opts.missedRuns ?? WORKER_DEFAULTS.missedRuns,
     },
   };
+}
+
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** A frozen list without repeats; workers with none share one empty list. */
+function nameList(names: readonly string[] | undefined): readonly string[] {
+  return names === undefined || names.length === 0 ? NO_NAMES : Object.freeze([...new Set(names)]);
 }
 
 function resolveSource(where: string, worker: unknown): WorkerSource {

@@ -34,7 +34,7 @@ import {
   type WorkerOptions,
   type WorkerStatus,
 } from './types.ts';
-import { WorkerRecord } from './worker-record.ts';
+import { NO_LINKS, WorkerRecord } from './worker-record.ts';
 
 type State = 'stopped' | 'running' | 'stopping';
 
@@ -178,9 +178,9 @@ export class WorkerOrchestrator extends EventEmitter {
       this.#persistence.replayWhileClosed();
     }
     for (const worker of this.#workers.values()) {
-      worker.deps = [];
-      worker.dependents = [];
-      worker.exclusive = [];
+      worker.deps = NO_LINKS;
+      worker.dependents = NO_LINKS;
+      worker.exclusive = NO_LINKS;
     }
     for (const worker of this.#workers.values()) this.#link(worker);
     this.#health.reopen();
@@ -279,11 +279,11 @@ export class WorkerOrchestrator extends EventEmitter {
 
   /**
    * The latest finished runs (start, end, outcome, reason, attempts, duration), oldest first: of one
-   * worker, or of all. Kept by a durable store across restarts; at most 100 per worker.
+   * worker, or of all. Kept by a durable store across restarts; the last 20 of each worker.
    */
   getHistory(name?: string): RunRecord[] {
     if (name !== undefined) return [...(this.#workers.get(name)?.history ?? [])];
-    return [...this.#workers.values()].flatMap((w) => w.history).sort((a, b) => a.endedAt - b.endedAt);
+    return [...this.#workers.values()].flatMap((w) => w.history ?? []).sort((a, b) => a.endedAt - b.endedAt);
   }
 
   /**
@@ -491,13 +491,16 @@ export class WorkerOrchestrator extends EventEmitter {
 
   /** Links `worker` with its dependencies and the workers it excludes (names already validated). */
   #link(worker: WorkerRecord): void {
-    worker.deps = worker.options.dependsOn.flatMap((n) => this.#workers.get(n) ?? []);
-    for (const dep of worker.deps) dep.dependents.push(worker);
+    // Lists are replaced, never pushed to: workers without links share one empty array.
+    if (worker.options.dependsOn.length > 0) {
+      worker.deps = worker.options.dependsOn.flatMap((n) => this.#workers.get(n) ?? []);
+    }
+    for (const dep of worker.deps) dep.dependents = [...dep.dependents, worker];
     for (const blocked of worker.options.blocks) {
       const other = this.#workers.get(blocked);
       if (other === undefined) continue;
-      if (!worker.exclusive.includes(other)) worker.exclusive.push(other);
-      if (!other.exclusive.includes(worker)) other.exclusive.push(worker);
+      if (!worker.exclusive.includes(other)) worker.exclusive = [...worker.exclusive, other];
+      if (!other.exclusive.includes(worker)) other.exclusive = [...other.exclusive, worker];
     }
   }
 
@@ -998,7 +1001,7 @@ export class WorkerOrchestrator extends EventEmitter {
   #restore(state: StoredState): void {
     for (const [name, stored] of Object.entries(state.workers)) this.#workers.get(name)?.restore(stored);
     this.#deadLetters.load(state.deadLetters);
-    for (const worker of this.#workers.values()) worker.history = [];
+    for (const worker of this.#workers.values()) worker.history = undefined;
     for (const record of state.history) this.#workers.get(record.worker)?.addHistory(record);
     // New runs must sort after the kept ones, at this start and the next.
     for (const stored of state.runs) this.#seq = Math.max(this.#seq, stored.seq);

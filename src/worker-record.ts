@@ -1,13 +1,16 @@
 import { CircuitBreaker } from './breaker.ts';
 import type { TimerHandle } from './clock.ts';
 import type { FailureReason } from './errors.ts';
-import type { SandboxPool } from './isolation/pool.ts';
+import type { Pool } from './isolation/pool.ts';
 import type { StaticConfig } from './isolation/protocol.ts';
 import type { ResolvedWorkerOptions, WorkerSource } from './options.ts';
 import { cronSchedule, intervalSchedule, type Schedule } from './scheduler/schedule.ts';
 import { WorkerQueue } from './scheduler/worker-queue.ts';
 import { HISTORY_PER_WORKER, type RunRecord, type StoredWorkerState } from './store/store.ts';
 import { type ResourceSample, type RunTotals, type WorkerConfig, WorkerExecutionMode } from './types.ts';
+
+/** Shared by every worker without links; never written to (linking replaces lists, never pushes). */
+export const NO_LINKS: WorkerRecord[] = [];
 
 /** Everything the orchestrator knows about one registered worker. */
 export class WorkerRecord {
@@ -26,9 +29,10 @@ export class WorkerRecord {
   scheduledInFlight = 0;
 
   /** Workers this one must never overlap (its `blocks` and those that block it). */
-  exclusive: WorkerRecord[] = [];
-  deps: WorkerRecord[] = [];
-  dependents: WorkerRecord[] = [];
+  // Most workers have no links: they share one empty array (see NO_LINKS).
+  exclusive: WorkerRecord[] = NO_LINKS;
+  deps: WorkerRecord[] = NO_LINKS;
+  dependents: WorkerRecord[] = NO_LINKS;
   /** Orchestrator sequence numbers: dependency freshness compares these, never clock times. */
   lastStartSeq = 0;
   lastSuccessSeq = 0;
@@ -42,10 +46,10 @@ export class WorkerRecord {
   resources: ResourceSample | undefined;
   readonly totals: RunTotals = { runs: 0, succeeded: 0, failed: 0, retries: 0, timeouts: 0, crashes: 0 };
 
-  /** The latest finished runs, oldest first (at most HISTORY_PER_WORKER). */
-  history: RunRecord[] = [];
+  /** The latest finished runs, oldest first (at most HISTORY_PER_WORKER); none kept before the first. */
+  history: RunRecord[] | undefined;
 
-  pool: SandboxPool | undefined;
+  pool: Pool | undefined;
   cooldownTimer: TimerHandle | undefined;
   /** When an open breaker with a cooldown lets its trial run (kept across stop/start). */
   cooldownUntil: number | undefined;
@@ -105,9 +109,9 @@ export class WorkerRecord {
   }
 
   addHistory(record: RunRecord): void {
+    this.history ??= [];
     this.history.push(record);
-    if (this.history.length > HISTORY_PER_WORKER)
-      this.history.splice(0, this.history.length - HISTORY_PER_WORKER);
+    if (this.history.length > HISTORY_PER_WORKER) this.history.shift();
   }
 
   /** What a durable store keeps of this worker. */

@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { WorkerRecord } from '../worker-record.ts';
 import { moduleLoader } from './execute.ts';
-import { InlineSandbox } from './inline.ts';
-import { SandboxPool } from './pool.ts';
+import { InlinePool } from './inline.ts';
+import { type Pool, SandboxPool } from './pool.ts';
 import { ProcessSandbox } from './process.ts';
 import type { Reaper } from './reaper.ts';
 import { ThreadSandbox } from './thread.ts';
@@ -17,16 +17,12 @@ export interface FactoryContext {
 }
 
 /** The sandbox pool of a worker, for its isolation. */
-export function createPool(worker: WorkerRecord, context: FactoryContext): SandboxPool {
+export function createPool(worker: WorkerRecord, context: FactoryContext): Pool {
   const { options, source } = worker;
   const { clock } = context;
   if (options.isolation === 'inline') {
     const load = source.kind === 'function' ? () => Promise.resolve(source.fn) : moduleLoader(source.path);
-    return new SandboxPool(
-      () => new InlineSandbox(load, () => worker.staticConfig()),
-      { recycleAfterRuns: undefined, idleTimeoutMs: Number.POSITIVE_INFINITY },
-      clock,
-    );
+    return new InlinePool(worker.name, load, () => worker.staticConfig());
   }
   const modulePath = source.kind === 'module' ? source.path : '';
   const poolOptions = {

@@ -1,5 +1,6 @@
 import type { WorkerConfig, WorkerFn } from '../types.ts';
 import { Context, LazyAbort } from './context.ts';
+import type { Pool } from './pool.ts';
 import { type AttemptTask, runtimeState, type StaticConfig } from './protocol.ts';
 import type { AttemptHooks, Sandbox, SandboxOutcome } from './sandbox.ts';
 
@@ -16,7 +17,10 @@ export class InlineSandbox implements Sandbox {
   readonly #load: () => Promise<WorkerFn>;
   readonly #config: () => StaticConfig;
 
-  constructor(load: () => Promise<WorkerFn>, config: () => StaticConfig) {
+  readonly #name: string;
+
+  constructor(name: string, load: () => Promise<WorkerFn>, config: () => StaticConfig) {
+    this.#name = name;
     this.#load = load;
     this.#config = config;
   }
@@ -42,7 +46,7 @@ export class InlineSandbox implements Sandbox {
     }
     const config = this.#config;
     const ctx = new Context(
-      config().name,
+      this.#name,
       task.payload,
       task.attempt,
       () => hooks.onHeartbeat(),
@@ -75,4 +79,42 @@ export class InlineSandbox implements Sandbox {
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error), { cause: error });
+}
+
+/**
+ * The "pool" of an inline worker: an inline sandbox holds nothing between attempts, so each attempt gets
+ * a fresh one and there is nothing to keep, recycle or close. (A full SandboxPool per inline worker would
+ * cost about a kilobyte each, idle — which matters with many thousands of registered workers.)
+ */
+export class InlinePool implements Pool {
+  readonly #name: string;
+  readonly #load: () => Promise<WorkerFn>;
+  readonly #config: () => StaticConfig;
+  readonly #running = new Set<InlineSandbox>();
+
+  constructor(name: string, load: () => Promise<WorkerFn>, config: () => StaticConfig) {
+    this.#name = name;
+    this.#load = load;
+    this.#config = config;
+  }
+
+  acquire(): InlineSandbox {
+    const sandbox = new InlineSandbox(this.#name, this.#load, this.#config);
+    this.#running.add(sandbox);
+    return sandbox;
+  }
+
+  release(sandbox: Sandbox): void {
+    this.#running.delete(sandbox as InlineSandbox);
+  }
+
+  discard(sandbox: Sandbox): Promise<void> {
+    this.#running.delete(sandbox as InlineSandbox);
+    return sandbox.terminate();
+  }
+
+  async closeAll(): Promise<void> {
+    for (const sandbox of this.#running) await sandbox.terminate();
+    this.#running.clear();
+  }
 }

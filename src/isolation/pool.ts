@@ -1,6 +1,17 @@
 import type { Clock, TimerHandle } from '../clock.ts';
 import type { Sandbox } from './sandbox.ts';
 
+/** What the orchestrator needs of a worker's sandboxes. */
+export interface Pool {
+  acquire(): Sandbox;
+  /** The attempt ended normally. */
+  release(sandbox: Sandbox): void;
+  /** The attempt was ended by force or the sandbox died: end it for good. */
+  discard(sandbox: Sandbox): Promise<void>;
+  /** Ends every sandbox and resolves when all are gone. */
+  closeAll(): Promise<void>;
+}
+
 export interface PoolOptions {
   /** Replace a sandbox after this many attempts; undefined: never (only when it is no longer usable). */
   recycleAfterRuns: number | undefined;
@@ -13,7 +24,7 @@ export interface PoolOptions {
  * none is idle, retires them after `recycleAfterRuns`, closes them after `idleTimeoutMs`, and tracks every
  * ending so that `closeAll()` resolves only when no thread or process of this worker is left.
  */
-export class SandboxPool<S extends Sandbox = Sandbox> {
+export class SandboxPool<S extends Sandbox = Sandbox> implements Pool {
   readonly #idle: S[] = [];
   readonly #busy = new Set<S>();
   readonly #idleTimers = new Map<S, TimerHandle>();

@@ -16,7 +16,20 @@ export interface Schedule {
   resume(lastRunAt: number, lastEndedAt: number, now: number, missedRuns: MissedRuns): number;
 }
 
+/** Schedules hold no state of their own: workers with the same interval or pattern share one. */
+const intervals = new Map<number, Schedule>();
+const crons = new Map<string, Schedule>();
+
 export function intervalSchedule(intervalSeconds: number): Schedule {
+  let schedule = intervals.get(intervalSeconds);
+  if (schedule === undefined) {
+    schedule = makeIntervalSchedule(intervalSeconds);
+    intervals.set(intervalSeconds, schedule);
+  }
+  return schedule;
+}
+
+function makeIntervalSchedule(intervalSeconds: number): Schedule {
   const ms = intervalSeconds * 1000;
   return {
     first: (now) => now,
@@ -47,6 +60,15 @@ export function parseCron(pattern: string): Cron {
 }
 
 export function cronSchedule(pattern: string): Schedule {
+  let schedule = crons.get(pattern);
+  if (schedule === undefined) {
+    schedule = makeCronSchedule(pattern);
+    crons.set(pattern, schedule);
+  }
+  return schedule;
+}
+
+function makeCronSchedule(pattern: string): Schedule {
   const cron = parseCron(pattern);
   const after = (t: number) => cron.nextRun(new Date(t))?.getTime() ?? Number.POSITIVE_INFINITY;
   return {

@@ -83,5 +83,5 @@ export interface Store {
   close(): void | Promise<void>;
 }
 
-/** How many finished runs of each worker the history keeps. */
-export const HISTORY_PER_WORKER = 100;
+/** How many finished runs of each worker the history keeps (in memory and in a durable store). */
+export const HISTORY_PER_WORKER = 20;
