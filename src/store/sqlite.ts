@@ -172,7 +172,10 @@ export class SqliteStore implements Store {
     }[]) {
       workers[row.name] = JSON.parse(row.state) as StoredWorkerState;
     }
-    const history = (db.prepare('SELECT * FROM history ORDER BY id').all() as HistoryRow[]).map(
+    const latest = `SELECT * FROM (
+        SELECT *, ROW_NUMBER() OVER (PARTITION BY worker ORDER BY id DESC) AS newest FROM history)
+      WHERE newest <= ${HISTORY_PER_WORKER} ORDER BY id`;
+    const history = (db.prepare(latest).all() as HistoryRow[]).map(
       (row): RunRecord => ({
         worker: row.worker,
         runId: row.run_id,
@@ -212,6 +215,9 @@ export class SqliteStore implements Store {
       `DELETE FROM history WHERE worker = ? AND id <= (
          SELECT id FROM history WHERE worker = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_PER_WORKER})`,
     );
+    // Pruning is a DELETE with a subquery: it runs once a worker has written HISTORY_PER_WORKER more
+    // records since its last prune (so a worker holds at most twice that), not on every batch.
+    const sincePrune = new Map<string, number>();
     return db.transaction((changes: readonly StoreChange[]) => {
       const historyOf = new Set<string>();
       for (const change of changes) {
@@ -262,12 +268,17 @@ export class SqliteStore implements Store {
               h.attempts,
               h.durationMs,
             );
-            historyOf.add(h.worker);
+            const count = (sincePrune.get(h.worker) ?? 0) + 1;
+            sincePrune.set(h.worker, count);
+            if (count >= HISTORY_PER_WORKER) historyOf.add(h.worker);
             break;
           }
         }
       }
-      for (const worker of historyOf) pruneHistory.run(worker, worker);
+      for (const worker of historyOf) {
+        pruneHistory.run(worker, worker);
+        sincePrune.set(worker, 0);
+      }
     });
   }
 }

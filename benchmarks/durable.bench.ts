@@ -1,0 +1,80 @@
+// Durable state: the cost of the SQLite store on the hot path. Triggered runs (run(), 64 in flight) of
+// a no-op job through the in-memory store and through a file store, interleaved rounds; inline (the
+// orchestrator's own cost, where the store's share is largest) and thread. Target: durable triggered
+// throughput ≥ 0.5× the memory store's.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WorkerExecutionMode, WorkerOrchestrator } from 'corral';
+import { fmt, header, save, table } from './lib/report.ts';
+import { drive, interleave, type Variant } from './lib/rounds.ts';
+
+const IN_FLIGHT = 64;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const noop = fileURLToPath(new URL('./fixtures/noop.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'corral-durable-bench-'));
+
+type Measure = { runsPerSec: number; cpuUsPerRun: number };
+
+function variant(
+  store: 'memory' | 'sqlite',
+  isolation: 'inline' | 'thread',
+  total: number,
+): Variant<Measure> {
+  const orch = new WorkerOrchestrator({
+    logger: false,
+    maxConcurrentWorkers: IN_FLIGHT,
+    store: store === 'memory' ? 'memory' : join(dir, `${isolation}.db`),
+  });
+  return {
+    name: `${isolation}, ${store} store`,
+    async setup() {
+      orch.registerWorker('job', isolation === 'inline' ? (ctx) => ctx.payload : noop, {
+        executionMode: WorkerExecutionMode.TRIGGERED,
+        isolation,
+        concurrency: isolation === 'inline' ? IN_FLIGHT : 2,
+        maxRetries: 0,
+        maxQueue: 10_000,
+      });
+      await orch.start();
+    },
+    async round() {
+      const cpu0 = process.cpuUsage();
+      const ms = await drive(total, IN_FLIGHT, (i) => orch.run('job', { i }));
+      await orch.flush(); // the store's work is part of the cost
+      const cpu = process.cpuUsage(cpu0);
+      return { runsPerSec: total / (ms / 1000), cpuUsPerRun: (cpu.user + cpu.system) / total };
+    },
+    async teardown() {
+      await orch.stop();
+    },
+  };
+}
+
+header('durable: SQLite store vs memory store', { inFlight: IN_FLIGHT, rounds: ROUNDS });
+const results: Record<string, unknown> = {};
+const rows: (string | number)[][] = [];
+for (const [isolation, total] of [
+  ['inline', 50_000],
+  ['thread', 20_000],
+] as const) {
+  const memory = variant('memory', isolation, total);
+  const sqlite = variant('sqlite', isolation, total);
+  const out = await interleave([memory, sqlite], ROUNDS);
+  const m = out.get(memory.name);
+  const d = out.get(sqlite.name);
+  if (m === undefined || d === undefined) continue;
+  results[isolation] = { memory: m, sqlite: d };
+  const ratio = d.runsPerSec.median / m.runsPerSec.median;
+  rows.push([memory.name, fmt(m.runsPerSec), m.cpuUsPerRun.median.toFixed(1), '']);
+  rows.push([
+    sqlite.name,
+    fmt(d.runsPerSec),
+    d.cpuUsPerRun.median.toFixed(1),
+    `${ratio.toFixed(2)}× ${ratio >= 0.5 ? '(≥ 0.5×: met)' : '(≥ 0.5×: MISSED)'}`,
+  ]);
+}
+table(['variant', 'runs/s median (min–max)', 'host CPU µs/run', 'durable / memory'], rows);
+save('durable', results);
+rmSync(dir, { recursive: true, force: true });
