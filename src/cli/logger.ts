@@ -1,6 +1,6 @@
 // The logger of `corral run`: pino, writing to stderr (stdout carries the CLI's own lines: the URL
-// and the stop report). JSON lines, except on a terminal when pino-pretty can be loaded (it is an
-// optional extra, not a dependency: `npm i pino-pretty` next to corral to get it).
+// and the stop report). JSON lines, pretty ones (pino-pretty) on a terminal. pino-pretty is loaded only
+// then, and a build without it falls back to JSON.
 import { type DestinationStream, type Level, type Logger, pino } from 'pino';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
