@@ -423,7 +423,8 @@ export class WorkerOrchestrator extends EventEmitter {
     }
     this.#dispatch();
     // maxQueue bounds runs that wait: checked after dispatch, so that a run that can start at once
-    // (even with maxQueue 0) does.
+    // (even with maxQueue 0) does. Known limit: called from inside an event listener, the dispatch is
+    // deferred (never re-entered), so with maxQueue 0 such a call is refused even when a slot is free.
     if (run.queued && worker.queue.requested > worker.options.maxQueue) {
       worker.queue.remove(run);
       run.state = 'done';
