@@ -15,7 +15,7 @@ import type { Sandbox } from './isolation/sandbox.ts';
 import { resolveLogger } from './logger.ts';
 import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWorker } from './options.ts';
 import { backoffDelay, shouldRetry } from './retry.ts';
-import { isRequested, isStored, type Run, type RunOrigin, type RunOutcome } from './run.ts';
+import { isRequested, isStored, newRun, type Run, type RunOrigin, type RunOutcome } from './run.ts';
 import { canStart, pipelineDue } from './scheduler/gates.ts';
 import { validateGraph, validateNames } from './scheduler/graph.ts';
 import { ReadyQueue } from './scheduler/ready-queue.ts';
@@ -456,28 +456,18 @@ export class WorkerOrchestrator extends EventEmitter {
   ): Run {
     const seq = ++this.#seq;
     const now = this.#clock.now();
-    const run: Run = {
+    const run = newRun({
       id: restored?.id ?? `${this.#idPrefix}${seq.toString(36)}`,
       worker,
       payload,
       origin,
       seq,
-      attempt: 0,
-      state: 'queued',
-      queued: false,
-      current: undefined,
-      backoffTimer: undefined,
-      isTrial: false,
-      abortError: undefined,
-      replayOf,
-      settle,
-      detachSignal: undefined,
-      joined: undefined,
-      key,
       startedAt: now,
       enqueuedAt: restored?.enqueuedAt ?? now,
-      kept: false,
-    };
+      replayOf,
+      settle,
+      key,
+    });
     if (restored !== undefined) run.attempt = restored.attempts;
     if (key !== undefined) this.#keyed.set(keyOf(worker.name, key), run);
     worker.queue.push(run);

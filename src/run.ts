@@ -55,3 +55,26 @@ export function isStored(origin: RunOrigin): origin is 'trigger' | 'run' | 'pipe
 export function isRequested(origin: RunOrigin): boolean {
   return origin !== 'schedule' && origin !== 'continuous';
 }
+
+/** A queued run with everything not given at its start value: the one place a Run is put together. */
+export function newRun(
+  fields: Pick<Run, 'id' | 'worker' | 'payload' | 'origin' | 'seq' | 'startedAt' | 'enqueuedAt'> &
+    Partial<Pick<Run, 'replayOf' | 'settle' | 'key'>>,
+): Run {
+  return {
+    attempt: 0,
+    state: 'queued',
+    queued: false,
+    current: undefined,
+    backoffTimer: undefined,
+    isTrial: false,
+    abortError: undefined,
+    replayOf: undefined,
+    settle: undefined,
+    detachSignal: undefined,
+    joined: undefined,
+    key: undefined,
+    kept: false,
+    ...fields,
+  };
+}

@@ -20,7 +20,7 @@ import {
   WorkerOrchestrator,
 } from '../src/index.ts';
 import { resolveWorker } from '../src/options.ts';
-import type { Run, RunOrigin } from '../src/run.ts';
+import { newRun, type Run, type RunOrigin } from '../src/run.ts';
 import { WorkerRecord } from '../src/worker-record.ts';
 
 const fixturesDir = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -290,26 +290,13 @@ export function makeWorker(name: string, options: WorkerOptions = {}): WorkerRec
 
 /** Unit tests: a fresh queued Run of `worker` numbered `seq`, with `origin`. */
 export function makeRun(worker: WorkerRecord, seq = 1, origin: RunOrigin = 'run'): Run {
-  return {
+  return newRun({
     id: `${worker.name}#${seq}`,
     worker,
     payload: undefined,
     origin,
     seq,
-    attempt: 0,
-    state: 'queued',
-    queued: false,
-    current: undefined,
-    backoffTimer: undefined,
-    isTrial: false,
-    abortError: undefined,
-    replayOf: undefined,
-    settle: undefined,
-    detachSignal: undefined,
-    joined: undefined,
-    key: undefined,
     startedAt: 0,
     enqueuedAt: 0,
-    kept: false,
-  };
+  });
 }

@@ -1,3 +1,4 @@
+import { columns } from './columns.ts';
 // Renders dead letters (GET /dead-letters) as a fixed-width text table, one row per entry.
 // Pure, like status-table.ts: no I/O, no clock, no colours.
 
@@ -44,16 +45,7 @@ export function renderDeadLetterTable(entries: readonly DeadLetterLike[]): strin
       clip(d.error),
     ]);
   }
-  const widths = HEADERS.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
-  const lines = rows.map((row) =>
-    row
-      .map((cell, col) => {
-        const width = widths[col] ?? 0;
-        return RIGHT_ALIGNED.has(HEADERS[col] ?? '') ? cell.padStart(width) : cell.padEnd(width);
-      })
-      .join('  ')
-      .trimEnd(),
-  );
+  const lines = columns(HEADERS, rows, RIGHT_ALIGNED);
   const count = `${entries.length} dead letter${entries.length === 1 ? '' : 's'}`;
   return [count, ...lines].join('\n');
 }

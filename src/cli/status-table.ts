@@ -1,3 +1,4 @@
+import { columns } from './columns.ts';
 // Renders orch.getStatus() as a compact fixed-width text table: one row per worker.
 // Pure (no I/O, no clock, no colours) so the demo (workers/demo.ts) and the CLI (`corral status`)
 // share it and tests can compare strings. The input types are structural subsets of the status, so
@@ -97,16 +98,7 @@ export function renderStatusTable(
     if (state) rows.push(rowOf(name, state, configs[name]));
   }
 
-  const widths = HEADERS.map((_, col) => Math.max(...rows.map((row) => (row[col] ?? '').length)));
-  const lines = rows.map((row) =>
-    row
-      .map((cell, col) => {
-        const width = widths[col] ?? 0;
-        return RIGHT_ALIGNED.has(HEADERS[col] ?? '') ? cell.padStart(width) : cell.padEnd(width);
-      })
-      .join('  ')
-      .trimEnd(),
-  );
+  const lines = columns(HEADERS, rows, RIGHT_ALIGNED);
 
   const summary =
     `corral ${status.state}: ${status.workers} workers, ` +
