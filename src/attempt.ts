@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from './clock.ts';
-import type { FailureReason } from './errors.ts';
+import { type FailureReason, toError } from './errors.ts';
 import type { AttemptTask } from './isolation/protocol.ts';
 import type { Sandbox, SandboxOutcome } from './isolation/sandbox.ts';
 
@@ -72,8 +72,7 @@ export class Attempt {
       });
     } catch (error) {
       // E.g. a payload that cannot be cloned into the thread: fails this attempt, not the host.
-      const cause = error instanceof Error ? error : new Error(String(error));
-      this.#settle({ ok: false, reason: 'error', error: cause, durationMs: 0 });
+      this.#settle({ ok: false, reason: 'error', error: toError(error), durationMs: 0 });
       return;
     }
     void pending.then((outcome) => {

@@ -10,7 +10,8 @@ export type OrchestratorErrorCode =
   | 'ERR_QUEUE_FULL'
   | 'ERR_WORKER_DISABLED'
   | 'ERR_UNKNOWN_DEAD_LETTER'
-  | 'ERR_STORE';
+  | 'ERR_STORE'
+  | 'ERR_PAYLOAD_TOO_LARGE';
 
 /**
  * Why a run failed.
@@ -72,6 +73,12 @@ export function describeError(error: unknown): string {
   } catch {
     return String(error);
   }
+}
+
+/** Any thrown value as an `Error` (the value itself when it is one; kept as `cause` otherwise). */
+export function toError(thrown: unknown, fallback = 'unknown error'): Error {
+  if (thrown instanceof Error) return thrown;
+  return new Error(thrown === undefined ? fallback : describeError(thrown), { cause: thrown });
 }
 
 /** Flattens any thrown value into cloneable data, keeping `code`, `retryable` and other own fields. */

@@ -24,3 +24,6 @@ export interface OrchestratorEvents {
 
 export type OrchestratorEventName = keyof OrchestratorEvents;
 export type OrchestratorListener<E extends OrchestratorEventName> = (payload: OrchestratorEvents[E]) => void;
+
+/** Emits an event to each listener on its own (a throwing listener is logged, never propagated). */
+export type Emit = <E extends OrchestratorEventName>(event: E, payload: OrchestratorEvents[E]) => void;

@@ -305,6 +305,7 @@ const KNOWN_ORCHESTRATOR_OPTIONS = new Set<string>([
   'shutdownTimeoutMs',
   'logger',
   'maxDeadLetters',
+  'maxPayloadBytes',
   'clock',
   'store',
 ]);
@@ -316,7 +317,11 @@ export interface ResolvedOrchestratorOptions {
   healthSampleMs: number;
   shutdownTimeoutMs: number;
   maxDeadLetters: number;
+  maxPayloadBytes: number;
 }
+
+/** 16 MiB: far above a job's parameters, far below what would make a store or a status page a problem. */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 
 export function resolveOrchestratorOptions(
   options: OrchestratorOptions | undefined,
@@ -343,6 +348,7 @@ export function resolveOrchestratorOptions(
   if (opts.shutdownTimeoutMs !== undefined)
     nonNegativeNumber(where, 'shutdownTimeoutMs', opts.shutdownTimeoutMs);
   if (opts.maxDeadLetters !== undefined) integerAtLeast(1)(where, 'maxDeadLetters', opts.maxDeadLetters);
+  if (opts.maxPayloadBytes !== undefined) integerAtLeast(1)(where, 'maxPayloadBytes', opts.maxPayloadBytes);
   if (opts.store !== undefined && opts.store !== 'memory') {
     const store = opts.store as unknown;
     const isPath = typeof store === 'string' && store !== '' && !store.includes('\0');
@@ -369,5 +375,6 @@ export function resolveOrchestratorOptions(
     healthSampleMs: opts.healthSampleMs ?? 1000,
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 30_000,
     maxDeadLetters: opts.maxDeadLetters ?? 10_000,
+    maxPayloadBytes: opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
   };
 }

@@ -147,6 +147,11 @@ export interface OrchestratorOptions {
   logger?: Logger | false;
   /** Dead letters kept in memory; the oldest is dropped (and logged) beyond it. @default 10000 */
   maxDeadLetters?: number;
+  /**
+   * Largest payload of a run, in bytes as a structured clone: a bigger one is refused at the call
+   * (`ERR_PAYLOAD_TOO_LARGE`), before it is queued, stored or sent to a sandbox. @default 16 MiB
+   */
+  maxPayloadBytes?: number;
   /** Time source, for tests. @default the system clock */
   clock?: Clock;
   /**

@@ -1,7 +1,5 @@
 import { CircuitBreaker } from './breaker.ts';
-import type { TimerHandle } from './clock.ts';
 import type { FailureReason } from './errors.ts';
-import type { Pool } from './isolation/pool.ts';
 import type { StaticConfig } from './isolation/protocol.ts';
 import type { ResolvedWorkerOptions, WorkerSource } from './options.ts';
 import { cronSchedule, intervalSchedule, type Schedule } from './scheduler/schedule.ts';
@@ -49,18 +47,8 @@ export class WorkerRecord {
   /** The latest finished runs, oldest first (at most HISTORY_PER_WORKER); none kept before the first. */
   history: RunRecord[] | undefined;
 
-  pool: Pool | undefined;
-  cooldownTimer: TimerHandle | undefined;
-  /** When an open breaker with a cooldown lets its trial run (kept across stop/start). */
+  /** When an open breaker with a cooldown lets its trial run (kept across stop/start). Written by breaker-controller.ts. */
   cooldownUntil: number | undefined;
-  /** Part of the ready heap now; `readyKey` is the seq of its oldest waiting run when it was pushed. */
-  inReadyHeap = false;
-  /**
-   * Waiting runs, none of which could start at the last look (concurrency, blocks, dependencies,
-   * breaker): kept out of the ready heap until something that could unblock it happens.
-   */
-  blocked = false;
-  readyKey = 0;
 
   #staticConfig: StaticConfig | undefined;
 

@@ -1,4 +1,4 @@
-import type { Run } from '../run.ts';
+import { ORIGINS, type Run } from '../run.ts';
 import type { WorkerRecord } from '../worker-record.ts';
 
 /**
@@ -11,8 +11,7 @@ export function canStart(worker: WorkerRecord, run: Run): boolean {
   if (!worker.enabled || !worker.breaker.canStart()) return false;
   if (worker.inFlight >= worker.options.concurrency) return false;
   for (const other of worker.exclusive) if (other.inFlight > 0) return false;
-  const needsFreshDeps =
-    run.origin === 'schedule' || run.origin === 'continuous' || run.origin === 'pipeline';
+  const { needsFreshDeps } = ORIGINS[run.origin];
   for (const dep of worker.deps) {
     if (dep.inFlight > 0) return false;
     if (needsFreshDeps && !depsFreshFor(worker, dep)) return false;

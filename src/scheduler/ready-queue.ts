@@ -13,7 +13,7 @@ export class ReadyQueue {
   readonly #workers = new Heap<WorkerRecord>((a, b) =>
     a.options.priority !== b.options.priority
       ? a.options.priority > b.options.priority
-      : a.readyKey < b.readyKey,
+      : a.queue.readyKey < b.queue.readyKey,
   );
   readonly #retries = new Heap<Run>((a, b) =>
     a.worker.options.priority !== b.worker.options.priority
@@ -23,11 +23,12 @@ export class ReadyQueue {
 
   /** Puts `worker` in line if it has waiting runs and is not in line yet. */
   offerWorker(worker: WorkerRecord): void {
-    if (worker.inReadyHeap) return;
-    const oldest = worker.queue.oldestSeq();
+    const lane = worker.queue;
+    if (lane.inReadyHeap) return;
+    const oldest = lane.oldestSeq();
     if (oldest === undefined) return;
-    worker.inReadyHeap = true;
-    worker.readyKey = oldest;
+    lane.inReadyHeap = true;
+    lane.readyKey = oldest;
     this.#workers.push(worker);
   }
 
@@ -47,7 +48,7 @@ export class ReadyQueue {
       return { kind: 'retry', run: retry as Run };
     }
     this.#workers.pop();
-    worker.inReadyHeap = false;
+    worker.queue.inReadyHeap = false;
     return { kind: 'worker', worker };
   }
 
@@ -60,5 +61,5 @@ export class ReadyQueue {
 
 function retryFirst(retry: Run, worker: WorkerRecord): boolean {
   const p = retry.worker.options.priority;
-  return p !== worker.options.priority ? p > worker.options.priority : retry.seq < worker.readyKey;
+  return p !== worker.options.priority ? p > worker.options.priority : retry.seq < worker.queue.readyKey;
 }

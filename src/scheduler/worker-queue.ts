@@ -1,4 +1,4 @@
-import type { Run } from '../run.ts';
+import { ORIGINS, type Run } from '../run.ts';
 import { RunQueue } from './run-queue.ts';
 
 /**
@@ -7,6 +7,14 @@ import { RunQueue } from './run-queue.ts';
  * apart lets a request start while a scheduled run ahead of it still waits for its dependencies.
  */
 export class WorkerQueue {
+  /** In the ready heap now (see ready-queue.ts); `readyKey` is the seq of its oldest run when pushed. */
+  inReadyHeap = false;
+  readyKey = 0;
+  /**
+   * None of the waiting runs could start at the last look (concurrency, blocks, dependencies, breaker):
+   * kept out of the ready heap until something that could unblock it happens.
+   */
+  blocked = false;
   readonly #own = new RunQueue<Run>();
   readonly #requested = new RunQueue<Run>();
   #scheduled = 0;
@@ -92,5 +100,5 @@ export class WorkerQueue {
 }
 
 function isOwn(run: Run): boolean {
-  return run.origin === 'schedule' || run.origin === 'continuous' || run.origin === 'pipeline';
+  return ORIGINS[run.origin].ownQueue;
 }

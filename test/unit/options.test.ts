@@ -394,6 +394,7 @@ describe('resolveOrchestratorOptions', () => {
       healthSampleMs: 1000,
       shutdownTimeoutMs: 30_000,
       maxDeadLetters: 10_000,
+      maxPayloadBytes: 16 * 1024 * 1024,
     };
     assert.deepEqual(resolveOrchestratorOptions(undefined), expected);
     assert.deepEqual(resolveOrchestratorOptions({}), expected);

@@ -55,15 +55,15 @@ describe('ReadyQueue', () => {
     enqueue(rq, a, 1);
     enqueue(rq, a, 2);
     enqueue(rq, b, 3);
-    assert.equal(a.inReadyHeap, true);
-    assert.equal(a.readyKey, 1);
+    assert.equal(a.queue.inReadyHeap, true);
+    assert.equal(a.queue.readyKey, 1);
     const first = rq.pop();
     assert.equal(label(first), 'worker:a');
-    assert.equal(a.inReadyHeap, false);
+    assert.equal(a.queue.inReadyHeap, false);
     // the dispatcher starts a's oldest run and offers it back with its next one (seq 2)
     a.queue.takeStartable(() => true);
     rq.offerWorker(a);
-    assert.equal(a.readyKey, 2);
+    assert.equal(a.queue.readyKey, 2);
     assert.deepEqual(drain(rq), ['worker:a', 'worker:b']);
   });
 
@@ -71,7 +71,7 @@ describe('ReadyQueue', () => {
     const rq = new ReadyQueue();
     const idle = makeWorker('idle');
     rq.offerWorker(idle);
-    assert.equal(idle.inReadyHeap, false);
+    assert.equal(idle.queue.inReadyHeap, false);
     assert.equal(rq.pop(), undefined);
   });
 

@@ -1,0 +1,55 @@
+import type { Run } from '../run.ts';
+import type { WorkerRecord } from '../worker-record.ts';
+
+/** Decides whether a waiting run of `worker` may start now (the dispatcher's gates). */
+export type StartGate = (worker: WorkerRecord, run: Run) => boolean;
+
+/**
+ * What waits and what is in flight: the seam between the dispatcher, the attempt runner and completion
+ * on one side, and where runs are kept on the other (memory, plus a durable store's journal). None of
+ * those three knows which implementation it has (see docs/architecture.md, "The queue seam").
+ *
+ * A run moves through it one way: `add` (waiting) → `next` + `begin` (in flight) → `retryAfter`
+ * (waiting out a backoff, still in flight) → `settle` (over). `withdraw` and `cancelRetry` take a run
+ * out early (cancelled, refused, stopped).
+ */
+export interface WorkQueue {
+  /** Runs of stored origins outlive the process (a durable store is set). */
+  readonly durable: boolean;
+  /** Runs started and not yet settled, including those waiting out a retry backoff. */
+  readonly inFlight: ReadonlySet<Run>;
+
+  /** A new run waits. `encodedPayload` is the payload as a durable store keeps it. */
+  add(run: Run, options?: AddOptions): void;
+  /** Takes a run out that has not started; false when it was not waiting. */
+  withdraw(run: Run): boolean;
+  /** The best run that may start now, best first: higher priority, then the one waiting longest. */
+  next(canStart: StartGate): Run | undefined;
+  /** Something changed that may let a waiting run of `worker` start: give it another look. */
+  wake(worker: WorkerRecord): void;
+  /** The run leaves the waiting runs for its first attempt: in flight from now. */
+  begin(run: Run): void;
+  /** An attempt of an in-flight run starts (a durable store counts attempts). */
+  attemptStarted(run: Run): void;
+  /** The run's attempt failed and it tries again once `delayMs` have passed. */
+  retryAfter(run: Run, delayMs: number): void;
+  /** A run waiting out its backoff will not retry (cancelled): true if it was waiting. */
+  cancelRetry(run: Run): boolean;
+  /** The run is over: no longer in flight, and forgotten by the store unless kept. */
+  settle(run: Run): void;
+  /** At stop: keeps `run` for the next start when the queue is durable and its origin stored. */
+  keepForNextStart(run: Run): boolean;
+  /** Takes out every waiting run (at stop), oldest first per worker. */
+  drain(): Run[];
+  /** How many runs of `worker` wait. */
+  waiting(worker: WorkerRecord): number;
+  /** How many requested runs of `worker` wait: what `maxQueue` bounds. */
+  waitingRequests(worker: WorkerRecord): number;
+}
+
+export interface AddOptions {
+  /** The payload as the store keeps it, serialised once at the call. */
+  encodedPayload?: Buffer | undefined;
+  /** Taken back from the store at start: it is there already. */
+  restored?: boolean | undefined;
+}
