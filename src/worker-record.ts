@@ -68,10 +68,6 @@ export class WorkerRecord {
     return this.manuallyEnabled && this.breaker.state !== 'open';
   }
 
-  get isolated(): boolean {
-    return this.options.isolation !== 'inline';
-  }
-
   staticConfig(): StaticConfig {
     this.#staticConfig ??= {
       name: this.name,
