@@ -23,6 +23,7 @@ export type {
 export {
   type BreakerState,
   type DeadLetter,
+  type ExecutionModeName,
   type Isolation,
   JobPriority,
   type OrchestratorOptions,

@@ -133,7 +133,8 @@ export function resolveWorker(
   }
   const given = (key: keyof WorkerOptions) => opts[key] !== undefined;
 
-  const executionMode = opts.executionMode ?? WORKER_DEFAULTS.executionMode;
+  // The enum's values are its string names: 'triggered' and WorkerExecutionMode.TRIGGERED are one value.
+  const executionMode = (opts.executionMode ?? WORKER_DEFAULTS.executionMode) as WorkerExecutionMode;
   if (!Object.values(WorkerExecutionMode).includes(executionMode)) {
     throw invalid(
       where,

@@ -193,8 +193,12 @@ export class WorkerOrchestrator extends EventEmitter {
    * Registers a worker: a function (runs inline) or a module path / file URL (runs isolated).
    * Throws `OrchestratorError` at once for invalid input.
    */
-  registerWorker(name: string, worker: WorkerFn | string | URL, options?: WorkerOptions): void {
-    const resolved = resolveWorker(name, worker, options);
+  registerWorker<P = unknown>(
+    name: string,
+    worker: WorkerFn<P> | string | URL,
+    options?: WorkerOptions,
+  ): void {
+    const resolved = resolveWorker(name, worker as WorkerFn | string | URL, options);
     if (this.#workers.has(name)) {
       throw new OrchestratorError('ERR_DUPLICATE_WORKER', `worker "${name}" is already registered`);
     }
@@ -306,8 +310,11 @@ export class WorkerOrchestrator extends EventEmitter {
     return this.#admission.trigger(name, payload);
   }
 
-  /** Queues a run and settles with its outcome: the worker's return value, or a `RunError`. */
-  run(name: string, payload?: unknown, options: RunOptions = {}): Promise<unknown> {
+  /**
+   * Queues a run and settles with its outcome: the worker's return value (typed `R` at the caller's
+   * word), or a `RunError`.
+   */
+  run<R = unknown>(name: string, payload?: unknown, options: RunOptions = {}): Promise<R> {
     if (options.key !== undefined && (typeof options.key !== 'string' || options.key === '')) {
       return Promise.reject(
         new OrchestratorError(
@@ -316,7 +323,10 @@ export class WorkerOrchestrator extends EventEmitter {
         ),
       );
     }
-    return this.#admission.request(name, 'run', payload, { signal: options.signal, key: options.key });
+    return this.#admission.request(name, 'run', payload, {
+      signal: options.signal,
+      key: options.key,
+    }) as Promise<R>;
   }
 
   /** Re-enables a worker, closes its breaker and resets its consecutive failures. */

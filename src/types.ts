@@ -24,11 +24,17 @@ export enum JobPriority {
 /** Where a worker runs: in the host (a function), in a worker thread, or in a child process. */
 export type Isolation = 'inline' | 'thread' | 'process';
 
-/** What a worker function receives. */
-export interface RunContext {
+/** An execution mode as its enum member or its string value (`'triggered'`, ...). */
+export type ExecutionModeName = WorkerExecutionMode | `${WorkerExecutionMode}`;
+
+/**
+ * What a worker function receives. `P` types the payload the worker expects (corral does not check it:
+ * a scheduled or pipeline run has `undefined`).
+ */
+export interface RunContext<P = unknown> {
   name: string;
   /** What `triggerWorker`/`run` passed, else `undefined`. */
-  payload: unknown;
+  payload: P;
   /** 1 for the first attempt. */
   attempt: number;
   /** Aborted on timeout, `stop()` or cancellation of the run. */
@@ -39,12 +45,13 @@ export interface RunContext {
   config: Readonly<WorkerConfig>;
 }
 
-export type WorkerFn = (ctx: RunContext) => unknown;
+/** A worker function (runs inline). `P` types `ctx.payload`. */
+export type WorkerFn<P = unknown> = (ctx: RunContext<P>) => unknown;
 
 /** Options of {@link WorkerOrchestrator.registerWorker}. Every field is optional; `0` and `false` are honoured. */
 export interface WorkerOptions {
-  /** @default WorkerExecutionMode.SCHEDULED */
-  executionMode?: WorkerExecutionMode;
+  /** `WorkerExecutionMode.TRIGGERED` or `'triggered'`, ... @default WorkerExecutionMode.SCHEDULED */
+  executionMode?: ExecutionModeName;
   /** SCHEDULED: the next run is due this long after the previous run ended. @default 300 */
   intervalSeconds?: number;
   /** SCHEDULED alternative to `intervalSeconds`: a cron pattern of 5 or 6 fields. */

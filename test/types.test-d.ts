@@ -45,6 +45,15 @@ orch.on('worker:failure', (event) => {
 });
 orch.on('worker:dead-letter', ({ entry }) => expectType<Equal<typeof entry, DeadLetter>>(true));
 orch.on('orchestrator:stopped', (report) => expectType<Equal<typeof report, StopReport>>(true));
+// The payload type of a worker function, the result type of run(), execution modes as strings.
+orch.registerWorker('typed', (ctx: RunContext<{ month: string }>) => ctx.payload.month.length, {
+  executionMode: 'triggered',
+});
+orch.registerWorker('loop', () => undefined, { executionMode: 'continuous', concurrency: 2 });
+expectType<Equal<ReturnType<typeof orch.run<number>>, Promise<number>>>(true);
+expectType<Equal<RunContext['payload'], unknown>>(true);
+// @ts-expect-error: not an execution mode
+orch.registerWorker('bad', () => undefined, { executionMode: 'sometimes' });
 // @ts-expect-error: not an event of the orchestrator
 orch.on('worker:unknown-event', () => undefined);
 

@@ -159,3 +159,16 @@ test('run(): unknown worker rejects ERR_UNKNOWN_WORKER; timeoutSeconds Infinity 
   assert.throws(() => orch.disableWorker('nope'), isCode('ERR_UNKNOWN_WORKER'));
   assert.equal(await orch.run('forever'), 'fine');
 });
+
+test('validation: executionMode accepts the string values as well as the enum members', async (t) => {
+  const orch = useOrchestrator(t);
+  orch.registerWorker('a', () => 'a', { executionMode: 'triggered' });
+  orch.registerWorker('b', () => 'b', { executionMode: WorkerExecutionMode.TRIGGERED });
+  assert.equal(orch.getWorker('a')?.executionMode, WorkerExecutionMode.TRIGGERED);
+  await orch.start();
+  assert.equal(await orch.run<string>('a'), 'a');
+  assert.throws(
+    () => orch.registerWorker('c', () => 'c', { executionMode: 'sometimes' as 'triggered' }),
+    isCode('ERR_INVALID_OPTION', 'executionMode'),
+  );
+});
