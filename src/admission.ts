@@ -46,7 +46,12 @@ export class Admission {
   }
 
   /** `run()`, `replay()`: settles with the outcome, or rejects with why the run was refused. */
-  request(name: string, origin: RunOrigin, payload: unknown, options: RequestOptions = {}): Promise<unknown> {
+  request(
+    name: string,
+    origin: RunOrigin,
+    payload: unknown,
+    options: RequestOptions = NO_OPTIONS,
+  ): Promise<unknown> {
     const { signal, key } = options;
     const worker = this.#ctx.worker(name);
     const refused = this.#refusal(name, worker, payload);
@@ -76,14 +81,23 @@ export class Admission {
     const tooLarge = this.#payloadRefusal(name, payload);
     if (tooLarge !== undefined) return Promise.reject(tooLarge);
     return new Promise<boolean>((resolve, reject) => {
-      const run = this.#admit(worker, 'trigger', payload, () => resolve(true), {});
+      const run = this.#admit(worker, 'trigger', payload, () => resolve(true), NO_OPTIONS);
       if (run instanceof OrchestratorError) reject(run);
     });
   }
 
-  /** A run of the worker's own (schedule, loop, pipeline), or one taken back from the store. */
-  enqueue(worker: WorkerRecord, origin: RunOrigin, restored?: StoredRun): Run {
-    return this.#enqueue(worker, origin, undefined, { restored });
+  /** A run of the worker's own (schedule, loop, pipeline). */
+  enqueue(worker: WorkerRecord, origin: RunOrigin): Run {
+    const run = this.#newRun(worker, origin, undefined, undefined, NO_OPTIONS, undefined);
+    this.#ctx.queue.add(run);
+    return run;
+  }
+
+  /** A run taken back from the durable store at start, queued again with its id, key and attempts. */
+  requeue(worker: WorkerRecord, restored: StoredRun): Run {
+    const run = this.#newRun(worker, restored.origin, undefined, undefined, NO_OPTIONS, restored);
+    this.#ctx.queue.addRestored(run);
+    return run;
   }
 
   /** The run is over (or refused): a later call with its key starts a new run. */
@@ -153,7 +167,9 @@ export class Admission {
     } catch (error) {
       return error as OrchestratorError;
     }
-    const run = this.#enqueue(worker, origin, payload, { ...options, settle, encodedPayload });
+    const { queue } = this.#ctx;
+    const run = this.#newRun(worker, origin, payload, settle, options, undefined);
+    queue.add(run, encodedPayload);
     const { signal } = options;
     if (signal !== undefined) {
       const onAbort = () =>
@@ -165,7 +181,6 @@ export class Admission {
     // maxQueue bounds runs that wait: checked after dispatch, so that a run that can start at once
     // (even with maxQueue 0) does. Known limit: called from inside an event listener, the dispatch is
     // deferred (never re-entered), so with maxQueue 0 such a call is refused even when a slot is free.
-    const { queue } = this.#ctx;
     if (run.queued && queue.waitingRequests(worker) > worker.options.maxQueue) {
       queue.withdraw(run);
       queue.settle(run);
@@ -180,37 +195,49 @@ export class Admission {
     return run;
   }
 
-  #enqueue(
+  /** A run put together, its key registered; the caller queues it. */
+  #newRun(
     worker: WorkerRecord,
     origin: RunOrigin,
     payload: unknown,
-    options: RequestOptions & {
-      settle?: (outcome: RunOutcome) => void;
-      restored?: StoredRun | undefined;
-      encodedPayload?: Buffer | undefined;
-    },
+    settle: ((outcome: RunOutcome) => void) | undefined,
+    options: RequestOptions,
+    restored: StoredRun | undefined,
   ): Run {
-    const { restored, key } = options;
     const seq = this.#ctx.sequence.next();
     const now = this.#ctx.clock.now();
-    const run = newRun({
-      id: restored?.id ?? `${this.#idPrefix}${seq.toString(36)}`,
-      worker,
-      payload: restored === undefined ? payload : restored.payload,
-      origin,
-      seq,
-      startedAt: now,
-      enqueuedAt: restored?.enqueuedAt ?? now,
-      attempt: restored?.attempts ?? 0,
-      replayOf: restored === undefined ? options.replayOf : restored.replayOf,
-      settle: options.settle,
-      key: restored === undefined ? key : restored.key,
-    });
+    const run =
+      restored === undefined
+        ? newRun({
+            id: `${this.#idPrefix}${seq.toString(36)}`,
+            worker,
+            payload,
+            origin,
+            seq,
+            startedAt: now,
+            enqueuedAt: now,
+            replayOf: options.replayOf,
+            settle,
+            key: options.key,
+          })
+        : newRun({
+            id: restored.id,
+            worker,
+            payload: restored.payload,
+            origin,
+            seq,
+            startedAt: now,
+            enqueuedAt: restored.enqueuedAt,
+            attempt: restored.attempts,
+            replayOf: restored.replayOf,
+            key: restored.key,
+          });
     if (run.key !== undefined) this.#keyed.set(keyOf(worker.name, run.key), run);
-    this.#ctx.queue.add(run, { encodedPayload: options.encodedPayload, restored: restored !== undefined });
     return run;
   }
 }
+
+const NO_OPTIONS: RequestOptions = Object.freeze({});
 
 function keyOf(worker: string, key: string): string {
   return `${worker}\u0000${key}`;

@@ -244,7 +244,7 @@ export class WorkerOrchestrator extends EventEmitter {
         workers: this.#workers,
         deadLetters: this.#deadLetters,
         sequenceAtLeast: (seq) => this.#sequence.atLeast(seq),
-        requeue: (worker, run) => this.#admission.enqueue(worker, run.origin, run),
+        requeue: (worker, run) => this.#admission.requeue(worker, run),
       });
       // enable/disable/remove calls made while the store was closed win over what it held.
       this.#persistence.replayWhileClosed();
@@ -323,10 +323,7 @@ export class WorkerOrchestrator extends EventEmitter {
         ),
       );
     }
-    return this.#admission.request(name, 'run', payload, {
-      signal: options.signal,
-      key: options.key,
-    }) as Promise<R>;
+    return this.#admission.request(name, 'run', payload, options) as Promise<R>;
   }
 
   /** Re-enables a worker, closes its breaker and resets its consecutive failures. */

@@ -4,7 +4,7 @@ import { ReadyQueue } from '../scheduler/ready-queue.ts';
 import type { Persistence } from '../store/persistence.ts';
 import type { StoredRun } from '../store/store.ts';
 import type { WorkerRecord } from '../worker-record.ts';
-import type { AddOptions, StartGate, WorkQueue } from './work-queue.ts';
+import type { StartGate, WorkQueue } from './work-queue.ts';
 
 export interface LocalQueueContext {
   clock: Clock;
@@ -37,12 +37,15 @@ export class LocalQueue implements WorkQueue {
     return this.#inFlight;
   }
 
-  add(run: Run, options: AddOptions = {}): void {
-    const lane = run.worker.queue;
-    lane.push(run);
-    if (options.restored !== true && ORIGINS[run.origin].stored) {
-      this.#ctx.persistence.runQueued({ ...storedRun(run), encodedPayload: options.encodedPayload });
+  add(run: Run, encodedPayload?: Buffer): void {
+    if (this.durable && ORIGINS[run.origin].stored) {
+      this.#ctx.persistence.runQueued({ ...storedRun(run), encodedPayload });
     }
+    this.addRestored(run);
+  }
+
+  addRestored(run: Run): void {
+    run.worker.queue.push(run);
     // A new run may be startable where the waiting ones were not (a request does not wait for
     // dependency freshness), so a blocked worker gets another look.
     this.wake(run.worker);

@@ -20,7 +20,9 @@ export interface WorkQueue {
   readonly inFlight: ReadonlySet<Run>;
 
   /** A new run waits. `encodedPayload` is the payload as a durable store keeps it. */
-  add(run: Run, options?: AddOptions): void;
+  add(run: Run, encodedPayload?: Buffer): void;
+  /** A run taken back from the durable store at start waits again (it is in the store already). */
+  addRestored(run: Run): void;
   /** Takes a run out that has not started; false when it was not waiting. */
   withdraw(run: Run): boolean;
   /** The best run that may start now, best first: higher priority, then the one waiting longest. */
@@ -45,11 +47,4 @@ export interface WorkQueue {
   waiting(worker: WorkerRecord): number;
   /** How many requested runs of `worker` wait: what `maxQueue` bounds. */
   waitingRequests(worker: WorkerRecord): number;
-}
-
-export interface AddOptions {
-  /** The payload as the store keeps it, serialised once at the call. */
-  encodedPayload?: Buffer | undefined;
-  /** Taken back from the store at start: it is there already. */
-  restored?: boolean | undefined;
 }
