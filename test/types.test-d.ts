@@ -1,5 +1,5 @@
 // Type-level tests, checked by `npm run typecheck` (never executed): they pin the public signatures
-// of DESIGN section 1, so a change that breaks users' code fails the build.
+// of the README's API, so a change that breaks users' code fails the build.
 import {
   type DeadLetter,
   JobPriority,

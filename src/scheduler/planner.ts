@@ -50,7 +50,7 @@ export class Planner {
 
   /**
    * Puts an enabled worker on its schedule: its next due time, its continuous runs, or its pipeline
-   * run. `atStart`: an interval worker is due at once (DESIGN 2.1: it runs at `start()`).
+   * run. `atStart`: an interval worker is due at once (README, Semantics: it runs at `start()`).
    */
   activate(worker: WorkerRecord, atStart: boolean): void {
     const ctx = this.#ctx;

@@ -1,4 +1,4 @@
-// Durable state (DESIGN 3b): real SQLite files and real orchestrators restarted on them. Queued runs,
+// Durable state (README: Durable state): real SQLite files and real orchestrators restarted on them. Queued runs,
 // dead letters, breaker and worker state, history and schedules survive a restart; keys join runs;
 // ERR_STORE refuses what cannot be opened; a custom Store gets the same; and a host killed with
 // SIGKILL in the middle of 2,000 runs loses none of them and leaves no child process behind.
@@ -476,7 +476,7 @@ test('breakerCooldownSeconds: a breaker half-open at stop still gets its trial a
   const b = make();
   await b.start();
   // The notes: a half-open breaker comes back 'open'. With a cooldown configured it must not stay
-  // open for good: DESIGN 1.3 "a number: after it, one half-open trial run".
+  // open for good: README, breakerCooldownSeconds "a number: after it, one half-open trial run".
   await waitFor(
     () => status(b, 'flaky').breaker !== 'open',
     5000,
@@ -1157,7 +1157,7 @@ test('a custom Store whose open() throws: start() rejects with ERR_STORE and the
   assert.equal(opens, 2);
 });
 
-test('the package root exports the Store interface (DESIGN 3b: "the exported `Store` interface")', () => {
+test('the package root exports the Store interface (README: "the exported `Store` interface")', () => {
   const source = ts.createSourceFile(srcIndex, readFileSync(srcIndex, 'utf8'), ts.ScriptTarget.Latest);
   const exported = new Set<string>();
   for (const statement of source.statements) {
@@ -1300,7 +1300,7 @@ test('crash: a host SIGKILLed in the middle of 2,000 runs loses none; the next h
     !h1.out.some((line) => line.startsWith('failed')),
     `no run failed in host 1: ${h1.out.join('\n')}`,
   );
-  // No orphans (DESIGN 2.8): the reaper kills host 1's children.
+  // No orphans (README: Isolation): the reaper kills host 1's children.
   await waitFor(
     () => tree1.every((pid) => !pidAlive(pid)),
     10_000,

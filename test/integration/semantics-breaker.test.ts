@@ -1,4 +1,4 @@
-// Failures, retries and the circuit breaker (DESIGN 1.3, 2.6), with inline function workers.
+// Failures, retries and the circuit breaker (README: Worker options, Semantics), with inline function workers.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// Dead-letter queue (DESIGN 1.7, 2.6): what is recorded, replay, remove, list.
+// Dead-letter queue (README: Dead letters): what is recorded, replay, remove, list.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,4 +1,4 @@
-// dependsOn (DESIGN 2.3), graph validation (1.6) and blocks (2.4), with inline function workers.
+// dependsOn, graph validation and blocks (README: Semantics, Error codes), with inline function workers.
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// Events (DESIGN 1.5) and introspection: getWorker (resolved config + runtime state), ctx.config.
+// Events (README: Events) and introspection: getWorker (resolved config + runtime state), ctx.config.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,4 +1,4 @@
-// Lifecycle (DESIGN 1.4, 2.7): start, graceful stop, StopReport, state transitions, restart.
+// Lifecycle (README: API, Health, logging and shutdown): start, graceful stop, StopReport, state transitions, restart.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';

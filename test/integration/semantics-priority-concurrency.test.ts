@@ -1,4 +1,4 @@
-// Priority (DESIGN 2.2), maxConcurrentWorkers, per-worker concurrency and maxQueue (DESIGN 1.3 / 1.4).
+// Priority, maxConcurrentWorkers, per-worker concurrency and maxQueue (README: Semantics, Worker options).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';

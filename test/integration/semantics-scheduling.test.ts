@@ -1,4 +1,4 @@
-// Scheduling semantics (DESIGN 2.1): the original usage example, SCHEDULED intervals (fixed delay),
+// Scheduling semantics (README: Semantics): the original usage example, SCHEDULED intervals (fixed delay),
 // cron, CONTINUOUS and TRIGGERED workers. Inline function workers only: fast and deterministic.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// Validation at registerWorker (DESIGN 1.3, 1.6) and the worker source forms (function, path, file URL).
+// Validation at registerWorker (README: Worker options, Error codes) and the worker source forms (function, path, file URL).
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ const { TRIGGERED } = WorkerExecutionMode;
 const FIXTURES = new URL('../fixtures/', import.meta.url);
 const ECHO = new URL('echo.mjs', FIXTURES);
 
-test('validation: every range of DESIGN 1.3 is refused with ERR_INVALID_OPTION naming option and value', () => {
+test('validation: every range of the worker options is refused with ERR_INVALID_OPTION naming option and value', () => {
   const orch = new WorkerOrchestrator({ logger: false });
   const fn = () => undefined;
   const cases: [string, WorkerOptions, 'inline' | 'thread' | 'process'][] = [

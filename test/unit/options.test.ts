@@ -180,7 +180,7 @@ describe('resolveWorker: defaults', () => {
   });
 });
 
-describe('resolveWorker: invalid ranges (DESIGN 1.3) are refused with ERR_INVALID_OPTION', () => {
+describe('resolveWorker: invalid ranges (README: Worker options) are refused with ERR_INVALID_OPTION', () => {
   const cases: Array<[option: string, values: unknown[], source: Source]> = [
     ['intervalSeconds', [0, -1, Number.NaN, '60'], 'inline'],
     ['timeoutSeconds', [0, -1, -Infinity, Number.NaN, '60'], 'inline'],
