@@ -331,7 +331,8 @@ export class WorkerOrchestrator extends EventEmitter {
       running += worker.inFlight;
       queued += worker.queue.size;
     }
-    return { state: this.#state, workers: this.#workers.size, running, queued, workerStates };
+    const containment = this.#reaper.containment;
+    return { state: this.#state, workers: this.#workers.size, running, queued, containment, workerStates };
   }
 
   // ---------------------------------------------------------------- requests

@@ -47,8 +47,9 @@ export interface ThreadProbe {
   readonly heapUsed: number | undefined;
 }
 
-/** A process: its pid, for pidusage. */
+/** A process: its pid (CPU and RSS of the child), and its cgroup if it has one (memory of the tree). */
 export interface ProcessProbe {
   readonly kind: 'process';
   readonly pid: number | undefined;
+  readonly cgroup: string | undefined;
 }
