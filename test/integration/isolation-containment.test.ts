@@ -8,10 +8,10 @@
  * semantics-orphans.test.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it, type TestContext } from 'node:test';
 import type { OrchestratorOptions, WorkerOrchestrator } from '../../src/index.ts';
+import { corralCgroups, removeCgroupTree } from '../cgroup-helpers.ts';
 import {
   assertReason,
   fixture,
@@ -28,53 +28,6 @@ import {
 } from '../helpers.ts';
 
 type Mechanism = 'cgroup' | 'process-group';
-
-/** The cgroup v2 directory of this process, or undefined where there is none. */
-function ownCgroupDir(): string | undefined {
-  try {
-    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((line) => line.split(' '))
-      .find((fields) => fields[fields.indexOf('-') + 1] === 'cgroup2')?.[4];
-    const own = readFileSync('/proc/self/cgroup', 'utf8')
-      .split('\n')
-      .find((line) => line.startsWith('0::'))
-      ?.slice(3);
-    return mount === undefined || own === undefined ? undefined : join(mount, own);
-  } catch {
-    return undefined;
-  }
-}
-
-/** cgroups corral made for this test process (named after its pid) that still exist. */
-function leftoverCgroups(): string[] {
-  const dir = ownCgroupDir();
-  if (dir === undefined) return [];
-  const prefix = `corral-${process.pid}-`;
-  return readdirSync(dir)
-    .filter((name) => name.startsWith(prefix))
-    .map((name) => join(dir, name));
-}
-
-/** Cleanup only: ends what a failing test left in its cgroups (all of it started by this test) and removes them. */
-function removeCgroup(dir: string): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) removeCgroup(join(dir, entry.name));
-  }
-  try {
-    writeFileSync(join(dir, 'cgroup.kill'), '1');
-  } catch {
-    // no cgroup.kill: nothing to do
-  }
-  for (let i = 0; i < 100; i++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    }
-  }
-}
 
 interface Helper {
   child: number;
@@ -108,8 +61,8 @@ async function contained(
     else process.env.CORRAL_CONTAINMENT = saved;
   }
   t.after(() => {
-    const left = leftoverCgroups();
-    for (const dir of left) removeCgroup(dir);
+    const left = corralCgroups();
+    for (const dir of left) removeCgroupTree(dir);
     assert.deepEqual(left, [], 'no cgroup is left after stop()');
   });
   return orch;

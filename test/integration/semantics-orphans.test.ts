@@ -3,18 +3,11 @@
 // session and group), over both containment mechanisms (README "Containment"); no cgroup is left.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmdirSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { corralCgroups, removeCgroupTree } from '../cgroup-helpers.ts';
 import { killLeftover, type PidTree, pidAlive, readPidTree, waitFor } from '../helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url);
@@ -45,48 +38,6 @@ process.stdout.write(JSON.stringify({ containment: orch.getStatus().containment 
 setInterval(() => {}, 1000);
 `;
 
-/** cgroups named after `pid` (corral makes one per orchestrator) in this process's cgroup v2 directory. */
-function cgroupsOf(pid: number): string[] {
-  try {
-    const mount = readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((line) => line.split(' '))
-      .find((fields) => fields[fields.indexOf('-') + 1] === 'cgroup2')?.[4];
-    const own = readFileSync('/proc/self/cgroup', 'utf8')
-      .split('\n')
-      .find((line) => line.startsWith('0::'))
-      ?.slice(3);
-    if (mount === undefined || own === undefined) return [];
-    const dir = join(mount, own);
-    return readdirSync(dir)
-      .filter((name) => name.startsWith(`corral-${pid}-`))
-      .map((name) => join(dir, name));
-  } catch {
-    return [];
-  }
-}
-
-/** Cleanup only: ends what a failing test left in a cgroup (all of it started by this test) and removes it. */
-function removeCgroupTree(dir: string): void {
-  if (!existsSync(dir)) return;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) removeCgroupTree(join(dir, entry.name));
-  }
-  try {
-    writeFileSync(join(dir, 'cgroup.kill'), '1');
-  } catch {
-    // no cgroup.kill: nothing to do
-  }
-  for (let i = 0; i < 100; i++) {
-    try {
-      rmdirSync(dir);
-      return;
-    } catch {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    }
-  }
-}
-
 for (const mechanism of ['cgroup', 'process-group'] as const) {
   test(`no orphans (${mechanism}): SIGKILL of the host kills its children and grandchildren (busy and idle, detached or not)`, async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'corral-orphans-'));
@@ -102,7 +53,7 @@ for (const mechanism of ['cgroup', 'process-group'] as const) {
       if (host?.pid !== undefined && host.exitCode === null && host.signalCode === null) {
         host.kill('SIGKILL');
       }
-      if (host?.pid !== undefined) for (const cgroup of cgroupsOf(host.pid)) removeCgroupTree(cgroup);
+      if (host?.pid !== undefined) for (const cgroup of corralCgroups(host.pid)) removeCgroupTree(cgroup);
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -144,7 +95,8 @@ for (const mechanism of ['cgroup', 'process-group'] as const) {
     for (const pid of pids) tracked.add(pid);
     for (const pid of pids) assert.ok(pidAlive(pid), `pid ${pid} is not running before the host dies`);
     assert.ok(output.includes(`"containment":"${mechanism}"`), `the host uses ${mechanism}: ${output}`);
-    if (mechanism === 'cgroup') assert.equal(cgroupsOf(hostPid).length, 1, 'the orchestrator has a cgroup');
+    if (mechanism === 'cgroup')
+      assert.equal(corralCgroups(hostPid).length, 1, 'the orchestrator has a cgroup');
 
     host.kill('SIGKILL');
     await hostExited;
@@ -160,7 +112,7 @@ for (const mechanism of ['cgroup', 'process-group'] as const) {
       );
     }
     await waitFor(
-      () => cgroupsOf(hostPid).length === 0,
+      () => corralCgroups(hostPid).length === 0,
       5000,
       "the reaper to remove the orchestrator's cgroup",
     );
