@@ -106,7 +106,7 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
       (error: unknown) => {
         this.#hooks = undefined;
         this.#usable = false;
-        return classifyThreadDeath(error);
+        return payloadFailure(error, task.payload) ?? classifyThreadDeath(error);
       },
     );
   }
@@ -162,19 +162,36 @@ function classifyStartFailure(error: unknown): SandboxOutcome {
   };
 }
 
+/**
+ * piscina also rejects when the payload could not be posted to the thread: a `DataCloneError` (a
+ * function, a symbol...) or a `RangeError` from structured clone running out of stack on a too-deep
+ * object. The same input fails the same way, so that is an error, not retried — not a crash. A
+ * RangeError can also come from the thread itself, so it counts as the payload's only if cloning the
+ * payload here fails too (a check paid only on this failure path).
+ */
+function payloadFailure(error: unknown, payload: unknown): SandboxOutcome | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error.name !== 'DataCloneError') {
+    if (!(error instanceof RangeError)) return undefined;
+    try {
+      structuredClone(payload);
+      return undefined;
+    } catch {
+      // The payload it is.
+    }
+  }
+  return {
+    ok: false,
+    reason: 'error',
+    error: notRetryable(`the payload cannot be sent to the thread: ${error.message}`, error),
+  };
+}
+
 /** piscina rejects when the thread died: an out-of-memory exit, process.exit(), or an uncaught error. */
 function classifyThreadDeath(error: unknown): SandboxOutcome {
   const cause = error instanceof Error ? error : new Error(String(error));
   if ((cause as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return { ok: false, reason: 'memory', error: cause };
-  }
-  if (cause.name === 'DataCloneError') {
-    // The payload could not be posted to the thread: the same input fails the same way.
-    return {
-      ok: false,
-      reason: 'error',
-      error: notRetryable(`the payload cannot be sent to the thread: ${cause.message}`, cause),
-    };
   }
   const message = /^worker exited with code/.test(cause.message)
     ? `thread ${cause.message.replace(/^worker /, '')}`
