@@ -139,7 +139,7 @@ export class CgroupTree {
 }
 
 /** Pids in cgroup `dir` (not in its sub-directories); empty if it is gone. */
-export function cgroupPids(dir: string): number[] {
+function cgroupPids(dir: string): number[] {
   let text: string;
   try {
     text = readFileSync(join(dir, 'cgroup.procs'), 'latin1');
@@ -152,7 +152,7 @@ export function cgroupPids(dir: string): number[] {
 }
 
 /** True while a process lives in cgroup `dir` or below (cgroup.events `populated 1`). */
-export function cgroupPopulated(dir: string): boolean {
+function cgroupPopulated(dir: string): boolean {
   try {
     return readFileSync(join(dir, 'cgroup.events'), 'latin1').includes('populated 1');
   } catch {

@@ -36,7 +36,7 @@ export interface TreeScope {
 }
 
 /** Sends `signal` to every process of group `pgid`; false when the group is empty. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
     return true;

@@ -20,7 +20,8 @@ export interface ProcessSandboxOptions {
 }
 
 interface Current {
-  id: number;
+  /** The run sequence number the attempt's messages carry. */
+  runSeq: number;
   hooks: AttemptHooks;
   settle(outcome: SandboxOutcome): void;
 }
@@ -128,7 +129,7 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
         if (this.#ending === undefined) this.#hold(false);
         resolve(outcome);
       };
-      this.#current = { id: task.id, hooks, settle };
+      this.#current = { runSeq: task.id, hooks, settle };
       if (this.#exited || !this.#child.connected) {
         this.#fail(new Error('could not send the attempt to the child process (IPC channel closed)'));
         return;
@@ -148,8 +149,8 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
     });
   }
 
-  abort(id: number): void {
-    this.#send(['abort', id]);
+  abort(runSeq: number): void {
+    this.#send(['abort', runSeq]);
   }
 
   terminate(): Promise<void> {
@@ -200,7 +201,7 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
 
   #onMessage(message: SandboxMessage): void {
     const current = this.#current;
-    if (current === undefined || message[0] === 'heap' || message[1] !== current.id) return;
+    if (current === undefined || message[0] === 'heap' || message[1] !== current.runSeq) return;
     switch (message[0]) {
       case 'started':
         current.hooks.onStarted();

@@ -32,8 +32,11 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   #usable = true;
   #heapUsed: number | undefined;
   #hooks: AttemptHooks | undefined;
-  /** The attempt in progress: messages of an earlier one (a stray heartbeat timer) are ignored. */
-  #currentId = -1;
+  /**
+   * The run sequence number of the attempt in progress: messages tagged with another run (a stray
+   * heartbeat timer left by an earlier run) are ignored.
+   */
+  #currentRun = -1;
   #thread: Worker | undefined;
   #threadExit: Promise<unknown> = Promise.resolve();
   #elu: EventLoopUtilization | undefined;
@@ -86,7 +89,7 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
     this.#runs++;
     this.#hooks = hooks;
-    this.#currentId = task.id;
+    this.#currentRun = task.id;
     let pending: Promise<AttemptResult>;
     try {
       pending = this.#pool.run(packTask(task));
@@ -141,10 +144,10 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
         this.#heapUsed = message[1];
         break;
       case 'started':
-        if (message[1] === this.#currentId) this.#hooks?.onStarted();
+        if (message[1] === this.#currentRun) this.#hooks?.onStarted();
         break;
       case 'heartbeat':
-        if (message[1] === this.#currentId) this.#hooks?.onHeartbeat();
+        if (message[1] === this.#currentRun) this.#hooks?.onHeartbeat();
         break;
     }
   }
