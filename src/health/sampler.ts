@@ -2,10 +2,12 @@ import pidusage from 'pidusage';
 import { cgroupMemory } from '../isolation/cgroup.ts';
 import {
   childrenByParent,
+  descendantPids,
   descendantsOf,
   hasProcFs,
   listProcesses,
   type ProcEntry,
+  readStat,
 } from '../isolation/procfs.ts';
 import type { Probe, ProcessProbe } from '../isolation/sandbox.ts';
 import { ProcStatReader } from './proc-stat.ts';
@@ -20,9 +22,9 @@ export interface Reading {
 /**
  * Reads CPU and memory of sandboxes: threads from event-loop utilisation (×100) and the heap use they
  * report; processes from /proc/<pid>/stat on Linux, with pidusage elsewhere (CPU % and RSS), plus the
- * memory of their whole process tree (their cgroup's, else the RSS of their descendants and session
- * summed from one walk of /proc per sample). Keeps track of its own pidusage calls so the orchestrator
- * can wait for them (pidusage's first call spawns `getconf`) before it says no child is left.
+ * memory of their whole process tree (their cgroup's, else the RSS of the child and its descendants).
+ * Keeps track of its own pidusage calls so the orchestrator can wait for them (pidusage's first call
+ * spawns `getconf`) before it says no child is left.
  */
 export class Sampler {
   #pending: Promise<unknown> = Promise.resolve();
@@ -81,29 +83,26 @@ export class Sampler {
   }
 }
 
-/** Memory of process trees for one sample: one walk of /proc, shared by every sandbox without a cgroup. */
+/**
+ * Memory of process trees for one sample: a sandbox's cgroup where it has one, else the RSS of its child
+ * and the child's descendants (from the /proc `children` files; one walk of all /proc per sample, shared
+ * by every sandbox, on a kernel without them).
+ */
 class TreeMemory {
-  #table: { processes: Map<number, ProcEntry>; children: Map<number, ProcEntry[]> } | undefined;
+  #children: Map<number, ProcEntry[]> | undefined;
 
   of(probe: ProcessProbe, pid: number): number | undefined {
     if (probe.cgroup !== undefined) return cgroupMemory(probe.cgroup);
     if (!hasProcFs) return undefined;
-    if (this.#table === undefined) {
-      const list = listProcesses();
-      this.#table = {
-        processes: new Map(list.map((entry) => [entry.pid, entry])),
-        children: childrenByParent(list),
-      };
+    let members = descendantPids(pid);
+    if (members === undefined) {
+      this.#children ??= childrenByParent(listProcesses());
+      members = descendantsOf([pid], this.#children).map((entry) => entry.pid);
     }
-    const { processes, children } = this.#table;
-    const root = processes.get(pid);
+    const root = readStat(pid);
     if (root === undefined) return undefined;
-    // The child leads its session (forked detached): members re-parented away from it count too.
-    const members = new Map<number, ProcEntry>([[pid, root]]);
-    for (const entry of processes.values()) if (entry.sid === pid) members.set(entry.pid, entry);
-    for (const entry of descendantsOf(members.keys(), children)) members.set(entry.pid, entry);
-    let sum = 0;
-    for (const entry of members.values()) sum += entry.rssBytes;
+    let sum = root.rssBytes;
+    for (const member of members) sum += readStat(member)?.rssBytes ?? 0;
     return sum;
   }
 }

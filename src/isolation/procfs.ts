@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
-/** Linux exposes /proc; elsewhere the sampler uses pidusage and containment tree-kill (`ps`). */
+/** Linux exposes /proc; elsewhere the sampler uses pidusage and containment `ps`. */
 export const hasProcFs = existsSync('/proc/self/stat');
 
 /** The fields of /proc/<pid>/stat that corral uses. */
@@ -98,6 +98,45 @@ export function descendantsOf(
       seen.add(child.pid);
       out.push(child);
       stack.push(child.pid);
+    }
+  }
+  return out;
+}
+
+/**
+ * The descendants of `pid` from /proc/<pid>/task/<tid>/children, level by level: the cost follows the
+ * size of the tree, not of the machine (a walk of all /proc reads every process's stat — tens of
+ * milliseconds on a busy host — which a health sample every second cannot afford). Undefined where the
+ * kernel has no `children` files (CONFIG_PROC_CHILDREN): then only a walk of /proc will do.
+ */
+export function descendantPids(pid: number): number[] | undefined {
+  if (!existsSync(`/proc/${pid}/task/${pid}/children`)) return existsSync(`/proc/${pid}`) ? undefined : [];
+  const out: number[] = [];
+  const seen = new Set([pid]);
+  const stack = [pid];
+  while (stack.length > 0) {
+    const parent = stack.pop() as number;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${parent}/task`);
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const task of tasks) {
+      let text: string;
+      try {
+        text = readFileSync(`/proc/${parent}/task/${task}/children`, 'latin1');
+      } catch {
+        continue;
+      }
+      for (const field of text.split(' ')) {
+        if (field === '' || field === '\n') continue;
+        const child = Number(field);
+        if (seen.has(child)) continue;
+        seen.add(child);
+        out.push(child);
+        stack.push(child);
+      }
     }
   }
   return out;
