@@ -11,8 +11,10 @@ import { randomBytes } from 'node:crypto';
 import {
   accessSync,
   constants,
+  type Dirent,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmdirSync,
   writeFileSync,
@@ -129,11 +131,24 @@ export class CgroupTree {
     return dir;
   }
 
-  /** Removes the orchestrator's directory (its sandboxes' are gone by then); it is made again on use. */
+  /**
+   * Removes the orchestrator's directory; it is made again on use. Its sandboxes' cgroups are normally
+   * gone by then — one whose removal gave up is killed and removed first (a cgroup with children cannot
+   * be removed).
+   */
   async close(): Promise<void> {
     const dir = this.#dir;
     if (dir === undefined) return;
     this.#dir = undefined;
+    let entries: Dirent[] = [];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      // Gone already.
+    }
+    await Promise.all(
+      entries.filter((entry) => entry.isDirectory()).map((entry) => removeCgroup(join(dir, entry.name))),
+    );
     await removeCgroup(dir);
   }
 }
