@@ -4,6 +4,7 @@ import type { Clock } from './clock.ts';
 import { toError } from './errors.ts';
 import type { Emit } from './events.ts';
 import { HealthMonitor } from './health/monitor.ts';
+import type { Containment } from './isolation/cgroup.ts';
 import { createPool } from './isolation/factory.ts';
 import type { Pool } from './isolation/pool.ts';
 import type { AttemptTask } from './isolation/protocol.ts';
@@ -54,6 +55,11 @@ export class AttemptRunner {
   /** Attempts running now (a run waiting out a backoff has none). */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** How process sandboxes are contained (README: Containment). */
+  get containment(): Containment {
+    return this.#reaper.containment;
   }
 
   /** Sampling may resume after `close()` (a restarted orchestrator). */

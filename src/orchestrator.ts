@@ -396,6 +396,7 @@ export class WorkerOrchestrator extends EventEmitter {
       count: this.#workers.size,
       queue: this.#queue,
       dueAt: (worker) => this.#planner.dueAt(worker),
+      containment: this.#runner.containment,
     });
   }
 

@@ -8,6 +8,7 @@ export interface StatusContext {
   count: number;
   queue: WorkQueue;
   dueAt(worker: WorkerRecord): number | undefined;
+  containment: OrchestratorStatus['containment'];
 }
 
 /** Beyond this, a time cannot be a Date (it would throw in toISOString). */
@@ -41,7 +42,14 @@ export function buildStatus(ctx: StatusContext): OrchestratorStatus {
     running += worker.inFlight;
     queued += waiting;
   }
-  return { state: ctx.state, workers: ctx.count, running, queued, workerStates };
+  return {
+    state: ctx.state,
+    workers: ctx.count,
+    running,
+    queued,
+    containment: ctx.containment,
+    workerStates,
+  };
 }
 
 function isoDate(ms: number): string {

@@ -182,6 +182,8 @@ export interface RunTotals {
 export interface ResourceSample {
   cpuPercent: number;
   memoryBytes: number;
+  /** Process isolation: memory of the child and every process it started (what memoryLimitMb checks). */
+  treeMemoryBytes?: number;
   sampledAt: string;
 }
 
@@ -206,6 +208,11 @@ export interface OrchestratorStatus {
   workers: number;
   running: number;
   queued: number;
+  /**
+   * How process sandboxes are contained: `cgroup` (a cgroup v2 per sandbox, ended with cgroup.kill) or
+   * `process-group` (process groups and a process-table snapshot). See the README's Containment section.
+   */
+  containment: 'cgroup' | 'process-group';
   workerStates: Record<string, WorkerStatus>;
 }
 

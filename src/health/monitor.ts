@@ -15,7 +15,8 @@ export interface HealthMonitorOptions {
 
 /**
  * Samples the sandboxes of attempts in flight every `sampleMs` (only while there are some), records the
- * figures per worker (summed over its attempts), and enforces `memoryLimitMb` for processes by RSS —
+ * figures per worker (summed over its attempts), and enforces `memoryLimitMb` for processes by the
+ * memory of their whole process tree —
  * also with health checks off, since the limit is a promise made to the user.
  */
 export class HealthMonitor {
@@ -62,18 +63,22 @@ export class HealthMonitor {
     }
     if (watched.size === 0) return;
     const readings = await this.#sampler.read([...watched.keys()]);
-    const sums = new Map<WorkerRecord, { cpuPercent: number; memoryBytes: number }>();
+    const sums = new Map<WorkerRecord, { cpuPercent: number; memoryBytes: number; tree?: number }>();
     for (const [probe, reading] of readings) {
       const [attempt, worker] = watched.get(probe) as [Attempt, WorkerRecord];
       if (attempt.settled) continue;
       const limitMb = worker.options.memoryLimitMb;
-      if (probe.kind === 'process' && limitMb !== undefined && reading.memoryBytes > limitMb * 1048576) {
-        const mib = Math.round(reading.memoryBytes / 1048576);
-        attempt.cancel('memory', new Error(`RSS ${mib} MiB passed memoryLimitMb ${limitMb}`));
+      // The whole process tree counts: a worker's grandchild holding the memory is still the worker's.
+      const used = reading.treeMemoryBytes ?? reading.memoryBytes;
+      if (probe.kind === 'process' && limitMb !== undefined && used > limitMb * 1048576) {
+        const what = reading.treeMemoryBytes === undefined ? 'RSS' : 'memory of the process tree';
+        const mib = Math.round(used / 1048576);
+        attempt.cancel('memory', new Error(`${what} ${mib} MiB passed memoryLimitMb ${limitMb}`));
       }
       const sum = sums.get(worker) ?? { cpuPercent: 0, memoryBytes: 0 };
       sum.cpuPercent += reading.cpuPercent;
       sum.memoryBytes += reading.memoryBytes;
+      if (reading.treeMemoryBytes !== undefined) sum.tree = (sum.tree ?? 0) + reading.treeMemoryBytes;
       sums.set(worker, sum);
     }
     if (this.#options.enabled) {
@@ -82,6 +87,7 @@ export class HealthMonitor {
         worker.resources = {
           cpuPercent: Math.round(sum.cpuPercent * 10) / 10,
           memoryBytes: sum.memoryBytes,
+          ...(sum.tree === undefined ? {} : { treeMemoryBytes: sum.tree }),
           sampledAt,
         };
       }

@@ -1,17 +1,30 @@
 import pidusage from 'pidusage';
-import type { Probe } from '../isolation/sandbox.ts';
-import { hasProcFs, ProcStatReader } from './proc-stat.ts';
+import { cgroupMemory } from '../isolation/cgroup.ts';
+import {
+  childrenByParent,
+  descendantPids,
+  descendantsOf,
+  hasProcFs,
+  listProcesses,
+  type ProcEntry,
+  readStat,
+} from '../isolation/procfs.ts';
+import type { Probe, ProcessProbe } from '../isolation/sandbox.ts';
+import { ProcStatReader } from './proc-stat.ts';
 
 export interface Reading {
   cpuPercent: number;
   memoryBytes: number;
+  /** Process sandboxes: memory of the child and everything it started (undefined where unknown). */
+  treeMemoryBytes?: number;
 }
 
 /**
  * Reads CPU and memory of sandboxes: threads from event-loop utilisation (×100) and the heap use they
- * report; processes from /proc/<pid>/stat on Linux, with pidusage elsewhere (CPU % and RSS). Keeps track
- * of its own pidusage calls so the orchestrator can wait for them (pidusage's first call spawns
- * `getconf`) before it says no child is left.
+ * report; processes from /proc/<pid>/stat on Linux, with pidusage elsewhere (CPU % and RSS), plus the
+ * memory of their whole process tree (their cgroup's, else the RSS of the child and its descendants).
+ * Keeps track of its own pidusage calls so the orchestrator can wait for them (pidusage's first call
+ * spawns `getconf`) before it says no child is left.
  */
 export class Sampler {
   #pending: Promise<unknown> = Promise.resolve();
@@ -23,6 +36,7 @@ export class Sampler {
     const readings = new Map<Probe, Reading>();
     const reads: Promise<void>[] = [];
     const pids = new Set<number>();
+    const tree = new TreeMemory();
     for (const probe of probes) {
       if (probe.kind === 'thread') {
         const utilization = probe.utilization();
@@ -36,14 +50,19 @@ export class Sampler {
       pids.add(pid);
       if (this.#proc !== undefined) {
         const reading = this.#proc.read(pid);
-        if (reading !== undefined) readings.set(probe, reading);
+        if (reading === undefined) continue;
+        const treeBytes = tree.of(probe, pid);
+        readings.set(probe, treeBytes === undefined ? reading : { ...reading, treeMemoryBytes: treeBytes });
         continue;
       }
       this.#usedPidusage = true;
       reads.push(
         pidusage(pid).then(
           (stat) => {
-            readings.set(probe, { cpuPercent: stat.cpu, memoryBytes: stat.memory });
+            const reading: Reading = { cpuPercent: stat.cpu, memoryBytes: stat.memory };
+            const treeBytes = tree.of(probe, pid);
+            if (treeBytes !== undefined) reading.treeMemoryBytes = treeBytes;
+            readings.set(probe, reading);
           },
           () => undefined,
         ),
@@ -61,5 +80,29 @@ export class Sampler {
     await this.#pending.catch(() => undefined);
     this.#proc?.clear();
     if (this.#usedPidusage) pidusage.clear();
+  }
+}
+
+/**
+ * Memory of process trees for one sample: a sandbox's cgroup where it has one, else the RSS of its child
+ * and the child's descendants (from the /proc `children` files; one walk of all /proc per sample, shared
+ * by every sandbox, on a kernel without them).
+ */
+class TreeMemory {
+  #children: Map<number, ProcEntry[]> | undefined;
+
+  of(probe: ProcessProbe, pid: number): number | undefined {
+    if (probe.cgroup !== undefined) return cgroupMemory(probe.cgroup);
+    if (!hasProcFs) return undefined;
+    let members = descendantPids(pid);
+    if (members === undefined) {
+      this.#children ??= childrenByParent(listProcesses());
+      members = descendantsOf([pid], this.#children).map((entry) => entry.pid);
+    }
+    const root = readStat(pid);
+    if (root === undefined) return undefined;
+    let sum = root.rssBytes;
+    for (const member of members) sum += readStat(member)?.rssBytes ?? 0;
+    return sum;
   }
 }

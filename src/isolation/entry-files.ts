@@ -10,7 +10,7 @@ export const threadEntryPath = fileURLToPath(new URL(`./thread-entry${extension}
 export const childEntryPath = fileURLToPath(new URL(`./child-entry${extension}`, import.meta.url));
 
 /** Flags of the host that load code (e.g. `--import tsx`); the sandboxes inherit them. */
-export function hostLoaderFlags(): string[] {
+function hostLoaderFlags(): string[] {
   const flags: string[] = [];
   const argv = process.execArgv;
   for (let i = 0; i < argv.length; i++) {

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { type Clock, systemClock, type TimerHandle } from '../clock.ts';
 
 export interface LineLimits {
   /** Longer lines are cut to this many characters. */
@@ -11,31 +12,44 @@ export const DEFAULT_LINE_LIMITS: LineLimits = { maxLineLength: 8192, maxLinesPe
 
 /**
  * Splits a child's output into lines for the logger, within fixed bounds: a partial line is cut at
- * `maxLineLength` and lines past the per-second budget are dropped (and reported once the flood ends),
- * so a flooding worker cannot grow the host's memory.
+ * `maxLineLength` and lines past the per-second budget are dropped, so a flooding worker cannot grow
+ * the host's memory. Drops are reported when their one-second window ends, by a timer: a sandbox that
+ * floods and then falls silent (or hangs) still has its drops reported within a second or so.
  */
 export function forwardLines(
   stream: Readable,
   onLine: (line: string) => void,
   onDropped: (count: number) => void,
   limits: LineLimits = DEFAULT_LINE_LIMITS,
+  clock: Clock = systemClock,
 ): void {
   let partial = '';
-  let windowStart = 0;
+  let windowStart = Number.NEGATIVE_INFINITY;
   let inWindow = 0;
   let dropped = 0;
+  let report: TimerHandle | undefined;
+  const flush = () => {
+    if (report !== undefined) clock.clearTimeout(report);
+    report = undefined;
+    if (dropped > 0) {
+      onDropped(dropped);
+      dropped = 0;
+    }
+  };
   const emit = (line: string) => {
-    const now = Date.now();
+    const now = clock.now();
     if (now - windowStart >= 1000) {
       windowStart = now;
       inWindow = 0;
-      if (dropped > 0) {
-        onDropped(dropped);
-        dropped = 0;
-      }
+      flush();
     }
     if (inWindow >= limits.maxLinesPerSecond) {
       dropped++;
+      if (report === undefined) {
+        report = clock.setTimeout(flush, windowStart + 1000 - now);
+        // A report must not keep the host alive.
+        (report as { unref?: () => void }).unref?.();
+      }
       return;
     }
     inWindow++;
@@ -61,8 +75,10 @@ export function forwardLines(
   });
   stream.on('end', () => {
     if (partial !== '') emit(partial);
-    if (dropped > 0) onDropped(dropped);
+    flush();
   });
+  // Whatever ends the stream (an error included) reports what is pending and clears the timer.
+  stream.on('close', flush);
   stream.on('error', () => {
     // A broken pipe from a dying child: nothing more to forward.
   });

@@ -39,21 +39,6 @@ export class SandboxPool<S extends Sandbox = Sandbox> implements Pool {
     this.#clock = clock;
   }
 
-  /** Sandboxes running an attempt now. */
-  get busy(): ReadonlySet<S> {
-    return this.#busy;
-  }
-
-  /** Every live sandbox, busy or idle. */
-  *all(): Iterable<S> {
-    yield* this.#busy;
-    yield* this.#idle;
-  }
-
-  get size(): number {
-    return this.#busy.size + this.#idle.length;
-  }
-
   acquire(): S {
     let sandbox = this.#idle.pop();
     while (sandbox !== undefined && !sandbox.usable) {
@@ -100,11 +85,7 @@ export class SandboxPool<S extends Sandbox = Sandbox> implements Pool {
     for (const sandbox of this.#busy) void this.#retire(sandbox, 'terminate');
     this.#busy.clear();
     for (const sandbox of this.#idle.splice(0)) void this.#retire(sandbox, 'close');
-    await this.settled();
-  }
-
-  /** Resolves when every sandbox ending so far has finished. */
-  async settled(): Promise<void> {
+    // Sandboxes retired while waiting (an attempt released meanwhile) are waited for too.
     while (this.#ending.size > 0) await Promise.all(this.#ending);
   }
 

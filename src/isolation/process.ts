@@ -2,9 +2,9 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deserializeError, notRetryable } from '../errors.ts';
+import { containSandbox, type SandboxContainment } from './containment.ts';
 import { childEntryPath, sandboxExecArgv } from './entry-files.ts';
 import { forwardLines } from './output.ts';
-import { terminateProcessTree } from './process-tree.ts';
 import { type AttemptTask, type ParentMessage, packTask, type SandboxMessage } from './protocol.ts';
 import type { Reaper } from './reaper.ts';
 import type { AttemptHooks, ProcessProbe, Sandbox, SandboxOutcome } from './sandbox.ts';
@@ -20,15 +20,17 @@ export interface ProcessSandboxOptions {
 }
 
 interface Current {
-  id: number;
+  /** The run sequence number the attempt's messages carry. */
+  runSeq: number;
   hooks: AttemptHooks;
   settle(outcome: SandboxOutcome): void;
 }
 
 /**
  * A child process running `child-entry`, reused across attempts. It is forked `detached`, so it leads
- * its own process group: terminating it signals the whole group (grandchildren included), and the
- * orchestrator's reaper kills the group if the host dies.
+ * its own session and process group, and it is contained (a cgroup of its own, else process groups and a
+ * process-table snapshot): ending it ends everything it started, and the orchestrator's reaper does the
+ * same if the host dies.
  */
 export class ProcessSandbox implements Sandbox, ProcessProbe {
   readonly kind = 'process';
@@ -41,19 +43,33 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
   readonly #child: ChildProcess;
   readonly #exit: Promise<unknown>;
   readonly #options: ProcessSandboxOptions;
+  readonly #containment: SandboxContainment;
 
   constructor(options: ProcessSandboxOptions) {
     this.#options = options;
-    const child = fork(childEntryPath, [options.modulePath], {
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      serialization: 'advanced',
-      execArgv: sandboxExecArgv(options.execArgv),
-      env: options.env === undefined ? process.env : { ...options.env },
-    });
+    const containment = containSandbox(options.reaper);
+    this.#containment = containment;
+    const plan = containment.forkPlan(sandboxExecArgv(options.execArgv));
+    let child: ChildProcess;
+    try {
+      child = fork(childEntryPath, [options.modulePath], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+        serialization: 'advanced',
+        execPath: plan.execPath,
+        execArgv: plan.execArgv,
+        env: { ...(options.env ?? process.env), ...plan.env },
+      });
+    } catch (error) {
+      void containment.end(Promise.resolve(), () => true, 0);
+      throw error;
+    }
     this.#child = child;
     this.#exit = once(child, 'exit').catch(() => undefined);
-    if (child.pid !== undefined) options.reaper.watch(child.pid);
+    if (child.pid !== undefined) {
+      containment.attach(child.pid);
+      options.reaper.watch(child.pid);
+    }
     child.on('message', (message: SandboxMessage) => this.#onMessage(message));
     child.on('exit', (code, signal) => this.#onExit(code, signal));
     child.on('error', (error) =>
@@ -101,6 +117,10 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
     return this.#exited ? undefined : this.#child.pid;
   }
 
+  get cgroup(): string | undefined {
+    return this.#containment.cgroup;
+  }
+
   run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
     this.#runs++;
     this.#hold(true);
@@ -109,7 +129,7 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
         if (this.#ending === undefined) this.#hold(false);
         resolve(outcome);
       };
-      this.#current = { id: task.id, hooks, settle };
+      this.#current = { runSeq: task.id, hooks, settle };
       if (this.#exited || !this.#child.connected) {
         this.#fail(new Error('could not send the attempt to the child process (IPC channel closed)'));
         return;
@@ -129,8 +149,8 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
     });
   }
 
-  abort(id: number): void {
-    this.#send(['abort', id]);
+  abort(runSeq: number): void {
+    this.#send(['abort', runSeq]);
   }
 
   terminate(): Promise<void> {
@@ -143,10 +163,16 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
     if (this.#ending !== undefined) return this.#ending;
     this.#usable = false;
     this.#ending = (async () => {
-      if (this.#send(['exit'])) {
-        await Promise.race([this.#exit, sleep(this.#options.killGraceMs, undefined, { ref: false })]);
+      this.#hold(true);
+      if (!this.#exited && this.#child.connected) {
+        // Before the child may exit: once it is gone, what it started is re-parented and out of reach
+        // of a walk from it (process-group containment; a cgroup needs no snapshot).
+        await this.#containment.beforeExit();
+        if (this.#send(['exit'])) {
+          await Promise.race([this.#exit, sleep(this.#options.killGraceMs, undefined, { ref: false })]);
+        }
       }
-      // Whatever the child left in its group (or the child itself, if it did not exit) goes now.
+      // Whatever the child left behind (or the child itself, if it did not exit) goes now.
       await this.#end(0);
     })();
     return this.#ending;
@@ -154,10 +180,13 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
 
   async #end(graceMs: number): Promise<void> {
     const pid = this.#child.pid;
-    if (pid === undefined) return;
     this.#hold(true);
-    await terminateProcessTree(pid, this.#exit, () => this.#exited, graceMs);
-    this.#options.reaper.release(pid);
+    await this.#containment.end(
+      pid === undefined ? Promise.resolve() : this.#exit,
+      () => this.#exited,
+      graceMs,
+    );
+    if (pid !== undefined) this.#options.reaper.release(pid);
   }
 
   #send(message: ParentMessage): boolean {
@@ -172,7 +201,7 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
 
   #onMessage(message: SandboxMessage): void {
     const current = this.#current;
-    if (current === undefined || message[0] === 'heap' || message[1] !== current.id) return;
+    if (current === undefined || message[0] === 'heap' || message[1] !== current.runSeq) return;
     switch (message[0]) {
       case 'started':
         current.hooks.onStarted();

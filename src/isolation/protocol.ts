@@ -20,7 +20,12 @@ export type RuntimeState = Pick<
 
 /** One attempt handed to a sandbox. */
 export interface AttemptTask {
-  /** Correlates the sandbox's messages with this attempt (unique per orchestrator). */
+  /**
+   * The run's sequence number (`run.seq`): unique per orchestrator, but the same for every attempt of a
+   * run — not an attempt id. The sandbox tags its messages for this attempt with it; since a sandbox
+   * runs one attempt at a time, that tells them from messages of another run, not from those of an
+   * earlier attempt of the same run.
+   */
   id: number;
   attempt: number;
   payload: unknown;
@@ -36,7 +41,7 @@ export interface AttemptTask {
 }
 
 export type PackedTask = [
-  id: number,
+  runSeq: number,
   attempt: number,
   payload: unknown,
   heartbeatEveryMs: number,
@@ -94,14 +99,17 @@ export function runtimeState(t: AttemptTask): RuntimeState {
 
 /** How an attempt ended inside the sandbox (a thread's return value, a child's last message). */
 export type AttemptResult =
-  | [type: 'ok', id: number, value: unknown]
-  | [type: 'failed', id: number, kind: 'error' | 'load', error: SerializedError];
+  | [type: 'ok', runSeq: number, value: unknown]
+  | [type: 'failed', runSeq: number, kind: 'error' | 'load', error: SerializedError];
 
 /** Supervisor -> child process. */
-export type ParentMessage = [type: 'run', task: PackedTask] | [type: 'abort', id: number] | [type: 'exit'];
+export type ParentMessage =
+  | [type: 'run', task: PackedTask]
+  | [type: 'abort', runSeq: number]
+  | [type: 'exit'];
 
 /** Child process or thread -> supervisor, besides the result. */
 export type SandboxMessage =
-  | [type: 'started' | 'heartbeat', id: number]
+  | [type: 'started' | 'heartbeat', runSeq: number]
   | [type: 'heap', used: number]
   | AttemptResult;

@@ -27,8 +27,8 @@ export interface Sandbox {
   readonly usable: boolean;
   /** Never rejects. After `terminate()` it may never settle. */
   run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome>;
-  /** Asks the running attempt to stop cooperatively (aborts `ctx.signal` where it can). */
-  abort(id: number): void;
+  /** Asks the running attempt of run `runSeq` to stop cooperatively (aborts `ctx.signal` where it can). */
+  abort(runSeq: number): void;
   /** Ends it now (thread terminated; process tree SIGTERM then SIGKILL). Resolves when it is gone. */
   terminate(): Promise<void>;
   /** Ends an idle sandbox politely. Resolves when it is gone. */
@@ -47,8 +47,9 @@ export interface ThreadProbe {
   readonly heapUsed: number | undefined;
 }
 
-/** A process: its pid, for pidusage. */
+/** A process: its pid (CPU and RSS of the child), and its cgroup if it has one (memory of the tree). */
 export interface ProcessProbe {
   readonly kind: 'process';
   readonly pid: number | undefined;
+  readonly cgroup: string | undefined;
 }

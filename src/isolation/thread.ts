@@ -32,8 +32,11 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   #usable = true;
   #heapUsed: number | undefined;
   #hooks: AttemptHooks | undefined;
-  /** The attempt in progress: messages of an earlier one (a stray heartbeat timer) are ignored. */
-  #currentId = -1;
+  /**
+   * The run sequence number of the attempt in progress: messages tagged with another run (a stray
+   * heartbeat timer left by an earlier run) are ignored.
+   */
+  #currentRun = -1;
   #thread: Worker | undefined;
   #threadExit: Promise<unknown> = Promise.resolve();
   #elu: EventLoopUtilization | undefined;
@@ -86,7 +89,7 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   run(task: AttemptTask, hooks: AttemptHooks): Promise<SandboxOutcome> {
     this.#runs++;
     this.#hooks = hooks;
-    this.#currentId = task.id;
+    this.#currentRun = task.id;
     let pending: Promise<AttemptResult>;
     try {
       pending = this.#pool.run(packTask(task));
@@ -106,7 +109,7 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
       (error: unknown) => {
         this.#hooks = undefined;
         this.#usable = false;
-        return classifyThreadDeath(error);
+        return payloadFailure(error, task.payload) ?? classifyThreadDeath(error);
       },
     );
   }
@@ -141,10 +144,10 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
         this.#heapUsed = message[1];
         break;
       case 'started':
-        if (message[1] === this.#currentId) this.#hooks?.onStarted();
+        if (message[1] === this.#currentRun) this.#hooks?.onStarted();
         break;
       case 'heartbeat':
-        if (message[1] === this.#currentId) this.#hooks?.onHeartbeat();
+        if (message[1] === this.#currentRun) this.#hooks?.onHeartbeat();
         break;
     }
   }
@@ -162,19 +165,36 @@ function classifyStartFailure(error: unknown): SandboxOutcome {
   };
 }
 
+/**
+ * piscina also rejects when the payload could not be posted to the thread: a `DataCloneError` (a
+ * function, a symbol...) or a `RangeError` from structured clone running out of stack on a too-deep
+ * object. The same input fails the same way, so that is an error, not retried — not a crash. A
+ * RangeError can also come from the thread itself, so it counts as the payload's only if cloning the
+ * payload here fails too (a check paid only on this failure path).
+ */
+function payloadFailure(error: unknown, payload: unknown): SandboxOutcome | undefined {
+  if (!(error instanceof Error)) return undefined;
+  if (error.name !== 'DataCloneError') {
+    if (!(error instanceof RangeError)) return undefined;
+    try {
+      structuredClone(payload);
+      return undefined;
+    } catch {
+      // The payload it is.
+    }
+  }
+  return {
+    ok: false,
+    reason: 'error',
+    error: notRetryable(`the payload cannot be sent to the thread: ${error.message}`, error),
+  };
+}
+
 /** piscina rejects when the thread died: an out-of-memory exit, process.exit(), or an uncaught error. */
 function classifyThreadDeath(error: unknown): SandboxOutcome {
   const cause = error instanceof Error ? error : new Error(String(error));
   if ((cause as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
     return { ok: false, reason: 'memory', error: cause };
-  }
-  if (cause.name === 'DataCloneError') {
-    // The payload could not be posted to the thread: the same input fails the same way.
-    return {
-      ok: false,
-      reason: 'error',
-      error: notRetryable(`the payload cannot be sent to the thread: ${cause.message}`, cause),
-    };
   }
   const message = /^worker exited with code/.test(cause.message)
     ? `thread ${cause.message.replace(/^worker /, '')}`

@@ -236,6 +236,24 @@ for (const isolation of ['thread', 'process'] as const) {
       assert.equal(orch.getStatus().workerStates.uncloneable?.totals.crashes, 0);
     });
 
+    it("a payload too deep to clone (100,000 levels): reason 'error' after 1 attempt, no crash", async (t) => {
+      const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
+      registerIsolated(orch, 'echo', fixture('echo.mjs'), isolation, { maxRetries: 3 });
+      const root: { next?: object } = {};
+      let level = root;
+      for (let i = 0; i < 100_000; i++) {
+        const next = {};
+        level.next = next;
+        level = next;
+      }
+      const error = runError(await settle(orch.run('echo', root)));
+      assertReason(error, 'error', 1);
+      const totals = orch.getStatus().workerStates.echo?.totals;
+      assert.equal(totals?.crashes, 0, 'not a crash');
+      assert.equal(totals?.retries, 0, 'not retried');
+      assert.deepEqual(((await orch.run('echo', 1)) as { payload: unknown }).payload, 1);
+    });
+
     it('after an uncloneable result, the next run on the same worker works', async (t) => {
       const { orch } = await useIsolatedOrchestrator(t, {}, { threads: false });
       registerIsolated(orch, 'maybe', uncloneableWhenAskedModule, isolation, { maxRetries: 0 });

@@ -3,13 +3,13 @@ import { once } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { DEFAULT_LINE_LIMITS, forwardLines, type LineLimits } from '../../src/isolation/output.ts';
+import { ManualClock } from './manual-clock.ts';
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** A stream wired to forwardLines with Date.now under the test's control. */
-function setup(t: TestContext, limits?: LineLimits) {
-  let now = Date.UTC(2024, 0, 1);
-  t.mock.method(Date, 'now', () => now);
+/** A stream wired to forwardLines with a manual clock. */
+function setup(_t: TestContext, limits?: LineLimits) {
+  const clock = new ManualClock();
   const stream = new PassThrough();
   const lines: string[] = [];
   const dropped: number[] = [];
@@ -18,14 +18,14 @@ function setup(t: TestContext, limits?: LineLimits) {
     (line) => lines.push(line),
     (count) => dropped.push(count),
     limits,
+    clock,
   );
   return {
     stream,
     lines,
     dropped,
-    advance: (ms: number) => {
-      now += ms;
-    },
+    clock,
+    advance: (ms: number) => clock.advance(ms),
     end: async () => {
       const ended = once(stream, 'end');
       stream.end();
@@ -75,13 +75,13 @@ describe('forwardLines', () => {
     for (const line of lines) assert.ok(line.length <= 11, `line of ${line.length} chars`);
   });
 
-  it('rate-limits lines per second and reports the dropped count when the flood ends', async (t) => {
+  it('rate-limits lines per second and reports the dropped count when the window ends', async (t) => {
     const limits = { maxLineLength: 100, maxLinesPerSecond: 5 };
     const { stream, lines, dropped, advance, end } = setup(t, limits);
     for (let i = 0; i < 12; i++) stream.write(`line ${i}\n`);
     await tick();
     assert.deepEqual(lines, ['line 0', 'line 1', 'line 2', 'line 3', 'line 4']);
-    assert.deepEqual(dropped, [], 'reported once the flood ends, not during it');
+    assert.deepEqual(dropped, [], 'reported when the window ends, not during it');
     advance(999);
     stream.write('still in the window\n');
     await tick();
@@ -93,6 +93,73 @@ describe('forwardLines', () => {
     assert.equal(lines.at(-1), 'next window');
     await end();
     assert.deepEqual(dropped, [8], 'nothing more dropped');
+  });
+
+  it('reports drops on a timer, without waiting for more output', async (t) => {
+    const limits = { maxLineLength: 100, maxLinesPerSecond: 5 };
+    const { stream, dropped, advance, clock } = setup(t, limits);
+    for (let i = 0; i < 12; i++) stream.write(`line ${i}\n`);
+    await tick();
+    advance(400);
+    for (let i = 0; i < 3; i++) stream.write(`more ${i}\n`);
+    await tick();
+    assert.deepEqual(dropped, []);
+    advance(599);
+    assert.deepEqual(dropped, [], 'the window is not over');
+    advance(1);
+    assert.deepEqual(dropped, [10], 'reported when the window ends, though the sandbox is silent');
+    assert.equal(clock.pending, 0, 'no timer left');
+    advance(5000);
+    assert.deepEqual(dropped, [10], 'reported once');
+  });
+
+  it('a flood over several windows is reported once per window', async (t) => {
+    const limits = { maxLineLength: 100, maxLinesPerSecond: 2 };
+    const { stream, dropped, advance } = setup(t, limits);
+    for (let second = 0; second < 3; second++) {
+      for (let i = 0; i < 5; i++) stream.write(`line ${i}\n`);
+      await tick();
+      advance(1000);
+    }
+    assert.deepEqual(dropped, [3, 3, 3]);
+  });
+
+  it('the end of the stream reports what is pending and clears the timer', async (t) => {
+    const limits = { maxLineLength: 100, maxLinesPerSecond: 1 };
+    const { stream, dropped, clock, end } = setup(t, limits);
+    stream.write('1\n2\n3\n');
+    await tick();
+    assert.equal(clock.pending, 1, 'a report is scheduled');
+    await end();
+    assert.deepEqual(dropped, [2]);
+    assert.equal(clock.pending, 0, 'the timer is cleared');
+  });
+
+  it('a destroyed stream (a dying child) clears the timer', async (t) => {
+    const limits = { maxLineLength: 100, maxLinesPerSecond: 1 };
+    const { stream, dropped, clock } = setup(t, limits);
+    stream.write('1\n2\n');
+    await tick();
+    stream.destroy(new Error('EPIPE'));
+    await tick();
+    assert.deepEqual(dropped, [1]);
+    assert.equal(clock.pending, 0);
+  });
+
+  it('the timer of the system clock does not hold the process open', async () => {
+    const stream = new PassThrough();
+    forwardLines(
+      stream,
+      () => undefined,
+      () => undefined,
+      { maxLineLength: 100, maxLinesPerSecond: 1 },
+    );
+    const before = process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+    stream.write('1\n2\n');
+    await tick();
+    const timers = process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
+    assert.equal(timers, before, "an unref'd timer is not an active resource");
+    stream.destroy();
   });
 
   it('reports lines dropped at the end of the stream', async (t) => {
