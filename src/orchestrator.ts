@@ -7,7 +7,7 @@ import { DeadLetterQueue } from './dead-letters.ts';
 import { describeError, OrchestratorError, RunError } from './errors.ts';
 import type { OrchestratorEventName, OrchestratorEvents, OrchestratorListener } from './events.ts';
 import { HealthMonitor } from './health/monitor.ts';
-import { type HttpServerHandle, type ListenOptions, listen } from './http/server.ts';
+import type { HttpServerHandle, ListenOptions } from './http/server.ts';
 import { createPool } from './isolation/factory.ts';
 import type { AttemptTask } from './isolation/protocol.ts';
 import { Reaper } from './isolation/reaper.ts';
@@ -298,7 +298,8 @@ export class WorkerOrchestrator extends EventEmitter {
    * Serves the HTTP API and dashboard (status, health, metrics, events, mutations with a bearer token)
    * on `host` (default `127.0.0.1`) and `port` (default: a free one). See `createHttpHandler`.
    */
-  listen(options: ListenOptions = {}): Promise<HttpServerHandle> {
+  async listen(options: ListenOptions = {}): Promise<HttpServerHandle> {
+    const { listen } = await import('./http/server.ts'); // loaded on use: see createHttpHandler
     return listen(this, options);
   }
 

@@ -1,9 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './respond.ts';
 
-/** Default limit of a request body: payloads are job inputs, not uploads. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
 /** What a body may be labelled as: JSON, or nothing (curl and scripts often omit the header). */
 function isJsonType(contentType: string | undefined): boolean {
   if (contentType === undefined || contentType.trim() === '') return true;

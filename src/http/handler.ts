@@ -1,52 +1,23 @@
 /**
- * The HTTP interface of an orchestrator as a plain `(req, res)` function: mount it in a host's own
- * `node:http` server, in Express or Fastify, or let `orch.listen()` serve it. Reads are open; mutations need
- * the bearer token. Browsers cannot send that header cross-origin without a CORS preflight, which this
- * handler never grants, so a web page cannot drive it (no CSRF).
- *
- * Express strips its mount path from `req.url`: mount with `app.use('/corral', handler)` and no
- * `basePath`. Express body parsers may run first (a body they parsed is used). Fastify: in a route or
- * `onRequest` hook, `reply.hijack()` then `handler(request.raw, reply.raw)`; its JSON parser must not
- * have consumed the stream (use `onRequest`).
+ * The HTTP layer proper: routes, auth, bodies, metrics, events and the dashboard. Loaded on first use
+ * by `createHttpHandler` (lazy-handler.ts) and `orch.listen()` (server.ts). Reads are open; mutations
+ * need the bearer token. Browsers cannot send that header cross-origin without a CORS preflight, which
+ * this handler never grants, so a web page cannot drive it (no CSRF).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OrchestratorError } from '../errors.ts';
-import type { WorkerOrchestrator } from '../orchestrator.ts';
+import type { OrchestratorControl } from '../control.ts';
 import type { RunRecord } from '../store/store.ts';
 import type { Isolation, OrchestratorStatus, WorkerExecutionMode, WorkerStatus } from '../types.ts';
+import { DASHBOARD_ASSETS, sendAsset } from './assets.ts';
 import { BearerAuth } from './auth.ts';
-import { DEFAULT_MAX_BODY_BYTES, readJsonBody } from './body.ts';
-import { dashboardHtml } from './dashboard.ts';
+import { readJsonBody } from './body.ts';
 import { wireError } from './json.ts';
 import { LagMonitor } from './lag.ts';
 import { CorralMetrics } from './metrics.ts';
+import type { HttpHandler, ResolvedHttpOptions } from './options.ts';
 import { HttpError, sendError, sendJson, toHttpError } from './respond.ts';
 import { match, pattern, type RoutePattern } from './router.ts';
 import { EventStream } from './sse.ts';
-
-/** Options of {@link createHttpHandler} (and of `orch.listen()`). */
-export interface HttpHandlerOptions {
-  /** Bearer token that mutating routes require. Without one, mutations are refused (403). */
-  token?: string | undefined;
-  /** Serve the routes under this prefix, e.g. `/corral` (then `GET /corral/status`). @default '' */
-  basePath?: string | undefined;
-  /** Largest request body accepted; beyond it: 413. @default 1 MiB */
-  maxBodyBytes?: number | undefined;
-  /** `GET /healthz` fails while the event loop ran this late in the last few seconds. @default 1000 */
-  maxEventLoopDelayMs?: number | undefined;
-  /** Length of one event-loop-delay window; `/healthz` looks at the last one or two. @default 5000 */
-  healthWindowMs?: number | undefined;
-  /** Interval of the comment lines that keep `GET /events` streams alive. @default 15000 */
-  heartbeatMs?: number | undefined;
-  /** Finished runs listed per worker by `GET /status` (a `?history=N` query overrides it). @default 20 */
-  historyLimit?: number | undefined;
-}
-
-/** A request handler for `node:http` with the resources it holds (event listeners, timers). */
-export type HttpHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
-  /** Ends the `/events` streams and releases the listeners and timers; later requests get 503. */
-  close(): void;
-};
 
 /** A worker in `GET /status`: its `getStatus()` entry plus its mode, isolation and latest runs. */
 export interface HttpWorkerStatus extends WorkerStatus {
@@ -98,60 +69,14 @@ function settledThisTurn<T>(
   });
 }
 
-function positiveOption(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new OrchestratorError(
-      'ERR_INVALID_OPTION',
-      `${name} must be a finite number > 0, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function normalizeBasePath(basePath: string | undefined): string {
-  if (basePath === undefined || basePath === '' || basePath === '/') return '';
-  if (typeof basePath !== 'string' || !basePath.startsWith('/') || /[?#]/.test(basePath)) {
-    throw new OrchestratorError(
-      'ERR_INVALID_OPTION',
-      `basePath must be a path starting with "/", got ${JSON.stringify(basePath)}`,
-    );
-  }
-  return basePath.replace(/\/+$/, '');
-}
-
-/**
- * Creates the HTTP handler of `orch`. It holds an event-loop-delay monitor (for `/healthz`),
- * listeners on `orch` (for `/metrics` and `/events`) and the open event streams: call
- * `handler.close()` when done with it (`orch.listen()` does).
- *
- * Routes, relative to `basePath`: `GET /` (dashboard), `GET /status`, `GET /healthz`, `GET /metrics`,
- * `GET /events`, `GET /dead-letters`; with `Authorization: Bearer <token>`:
- * `POST /workers/:name/trigger|enable|disable`, `POST /dead-letters/:id/replay`,
- * `DELETE /dead-letters/:id`. Errors are `{ error: { code, message } }`.
- *
- * @throws OrchestratorError `ERR_INVALID_OPTION` for an empty token, a bad base path or limit.
- *
- * @example
- * const handler = createHttpHandler(orch, { token: process.env.CORRAL_TOKEN, basePath: '/corral' });
- * http.createServer((req, res) => (req.url?.startsWith('/corral') ? handler(req, res) : app(req, res)));
- */
-export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandlerOptions = {}): HttpHandler {
-  if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) {
-    // An empty token would be a password everyone knows: refused rather than taken as "no auth".
-    throw new OrchestratorError('ERR_INVALID_OPTION', 'token must be a non-empty string');
-  }
-  const basePath = normalizeBasePath(options.basePath);
-  const maxBodyBytes = positiveOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES);
-  const maxDelayMs = positiveOption('maxEventLoopDelayMs', options.maxEventLoopDelayMs, 1000);
-  const windowMs = positiveOption('healthWindowMs', options.healthWindowMs, 5000);
-  const heartbeatMs = positiveOption('heartbeatMs', options.heartbeatMs, 15_000);
-  const historyLimit = positiveOption('historyLimit', options.historyLimit, 20);
-
+/** The handler of `orch` with options already checked (see `createHttpHandler` for the routes). */
+export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHttpOptions): HttpHandler {
+  const { basePath, maxBodyBytes, historyLimit } = options;
+  const maxDelayMs = options.maxEventLoopDelayMs;
   const auth = new BearerAuth(options.token);
-  const lag = new LagMonitor(windowMs);
+  const lag = new LagMonitor(options.healthWindowMs);
   const metrics = new CorralMetrics(orch);
-  const events = new EventStream(orch, heartbeatMs);
+  const events = new EventStream(orch, options.heartbeatMs);
   let closed = false;
 
   const status = ({ res, url }: RequestContext) => {
@@ -251,25 +176,14 @@ export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandler
   };
 
   const routes: Route[] = [
-    {
-      method: 'GET',
-      path: pattern('/'),
-      mutation: false,
-      handle: ({ res }) => {
-        const html = dashboardHtml();
-        res.writeHead(200, {
-          'content-type': 'text/html; charset=utf-8',
-          'content-length': String(Buffer.byteLength(html)),
-          'cache-control': 'no-store',
-          'x-content-type-options': 'nosniff',
-          // The page holds buttons that act with the token: never inside someone else's frame.
-          'content-security-policy': "frame-ancestors 'none'",
-          'x-frame-options': 'DENY',
-          'referrer-policy': 'no-referrer',
-        });
-        res.end(html);
-      },
-    },
+    ...[...DASHBOARD_ASSETS].map(
+      ([path, asset]): Route => ({
+        method: 'GET',
+        path: pattern(path),
+        mutation: false,
+        handle: ({ res }) => sendAsset(res, asset),
+      }),
+    ),
     { method: 'GET', path: pattern('/status'), mutation: false, handle: status },
     { method: 'GET', path: pattern('/healthz'), mutation: false, handle: healthz },
     {

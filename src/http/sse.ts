@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import type { OrchestratorControl } from '../control.ts';
 import type { OrchestratorEventName } from '../events.ts';
-import type { WorkerOrchestrator } from '../orchestrator.ts';
 import { toJson } from './json.ts';
 
 /** Every orchestrator event; a Record so that the compiler flags an event added to the contract. */
@@ -31,12 +31,12 @@ interface Client {
  * payload is serialized once).
  */
 export class EventStream {
-  readonly #orch: WorkerOrchestrator;
+  readonly #orch: OrchestratorControl;
   readonly #heartbeatMs: number;
   readonly #clients = new Set<Client>();
   readonly #listeners = new Map<OrchestratorEventName, (payload: unknown) => void>();
 
-  constructor(orch: WorkerOrchestrator, heartbeatMs: number) {
+  constructor(orch: OrchestratorControl, heartbeatMs: number) {
     this.#orch = orch;
     this.#heartbeatMs = heartbeatMs;
   }
