@@ -11,6 +11,7 @@ import type { Isolation, OrchestratorStatus, WorkerExecutionMode, WorkerStatus }
 import { DASHBOARD_ASSETS, sendAsset } from './assets.ts';
 import { BearerAuth } from './auth.ts';
 import { readJsonBody } from './body.ts';
+import { HostCheck } from './host-check.ts';
 import { wireError } from './json.ts';
 import { LagMonitor } from './lag.ts';
 import { CorralMetrics } from './metrics.ts';
@@ -74,6 +75,7 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
   const { basePath, maxBodyBytes, historyLimit } = options;
   const maxDelayMs = options.maxEventLoopDelayMs;
   const auth = new BearerAuth(options.token);
+  const hosts = new HostCheck(options.allowedHosts);
   const lag = new LagMonitor(options.healthWindowMs);
   const metrics = new CorralMetrics(orch);
   const events = new EventStream(orch, options.heartbeatMs);
@@ -118,7 +120,7 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
 
   const trigger = async ({ req, res, params }: RequestContext) => {
     const name = params.name as string;
-    const payload = await readJsonBody(req, maxBodyBytes);
+    const payload = await readJsonBody(req, maxBodyBytes, options.bodyTimeoutMs);
     // triggerWorker resolves only when the run has ended; the caller gets 202 as soon as it is queued.
     // Its refusals are immediate (false, or ERR_QUEUE_FULL), so one event-loop turn tells them apart.
     const outcome = await settledThisTurn(orch.triggerWorker(name, payload));
@@ -232,6 +234,7 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (closed) throw new HttpError(503, 'ERR_HANDLER_CLOSED', 'this HTTP handler has been closed');
+    hosts.checkHost(req);
     const url = parseUrl(req.url ?? '/');
     let pathname = url.pathname;
     if (basePath !== '') {
@@ -254,7 +257,10 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
         continue;
       }
       // Before the body is read: unauthenticated clients cannot make the server buffer anything.
-      if (route.mutation) auth.check(req.headers.authorization);
+      if (route.mutation) {
+        hosts.checkOrigin(req);
+        auth.check(req.headers.authorization);
+      }
       await route.handle({ req, res, url, params });
       return;
     }
@@ -268,6 +274,10 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     serve(req, res).catch((error: unknown) => {
       try {
+        // A body not read to its end (refused before reading, too large, too slow): the connection
+        // closes after the answer (node:http then destroys the socket once the answer is flushed)
+        // rather than read on, maybe endlessly, to keep it alive for another request.
+        if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
         sendError(res, toHttpError(error));
       } catch {
         res.destroy(); // the connection is already gone

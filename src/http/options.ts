@@ -13,6 +13,19 @@ export interface HttpHandlerOptions {
   basePath?: string | undefined;
   /** Largest request body accepted; beyond it: 413. @default 1 MiB */
   maxBodyBytes?: number | undefined;
+  /**
+   * A request body must arrive within this many milliseconds of the handler starting to read it; a
+   * slower one is answered 408 and its connection closed (a host's own server would otherwise wait
+   * for Node's `requestTimeout`, 300 s by default). @default 10000
+   */
+  bodyTimeoutMs?: number | undefined;
+  /**
+   * Host names, besides loopback ones, that requests arriving on a loopback address may name in their
+   * `Host` header (DNS-rebinding protection, as dev servers do): `'corral.internal'` matches that name,
+   * `'.example.com'` the domain and its subdomains; `true` accepts any Host. Also the origins that
+   * mutations may come from (`Origin` header), besides the server's own. @default []
+   */
+  allowedHosts?: readonly string[] | true | undefined;
   /** `GET /healthz` fails while the event loop ran this late in the last few seconds. @default 1000 */
   maxEventLoopDelayMs?: number | undefined;
   /** Length of one event-loop-delay window; `/healthz` looks at the last one or two. @default 5000 */
@@ -34,6 +47,9 @@ export interface ResolvedHttpOptions {
   token: string | undefined;
   basePath: string;
   maxBodyBytes: number;
+  bodyTimeoutMs: number;
+  /** Lower-case names; a leading dot stands for a domain and its subdomains. */
+  allowedHosts: readonly string[] | true;
   maxEventLoopDelayMs: number;
   healthWindowMs: number;
   heartbeatMs: number;
@@ -65,10 +81,22 @@ function normalizeBasePath(basePath: string | undefined): string {
   return basePath.replace(/\/+$/, '');
 }
 
+function normalizeAllowedHosts(value: readonly string[] | true | undefined): readonly string[] | true {
+  if (value === undefined) return [];
+  if (value === true) return true;
+  if (!Array.isArray(value) || value.some((host) => typeof host !== 'string' || host.trim() === '')) {
+    throw new OrchestratorError(
+      'ERR_INVALID_OPTION',
+      `allowedHosts must be true or an array of host names, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value.map((host) => host.trim().toLowerCase().replace(/\.$/, ''));
+}
+
 /**
  * Checks `options` and applies the defaults.
  *
- * @throws OrchestratorError `ERR_INVALID_OPTION` for an empty token, a bad base path or limit.
+ * @throws OrchestratorError `ERR_INVALID_OPTION` for an empty token, a bad base path, limit or host list.
  */
 export function resolveHttpOptions(options: HttpHandlerOptions): ResolvedHttpOptions {
   if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) {
@@ -79,6 +107,8 @@ export function resolveHttpOptions(options: HttpHandlerOptions): ResolvedHttpOpt
     token: options.token,
     basePath: normalizeBasePath(options.basePath),
     maxBodyBytes: positiveOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES),
+    bodyTimeoutMs: positiveOption('bodyTimeoutMs', options.bodyTimeoutMs, 10_000),
+    allowedHosts: normalizeAllowedHosts(options.allowedHosts),
     maxEventLoopDelayMs: positiveOption('maxEventLoopDelayMs', options.maxEventLoopDelayMs, 1000),
     healthWindowMs: positiveOption('healthWindowMs', options.healthWindowMs, 5000),
     heartbeatMs: positiveOption('heartbeatMs', options.heartbeatMs, 15_000),
