@@ -22,6 +22,18 @@ export interface StatusResponse extends StatusLike {
   >;
 }
 
+/** What `corral dead-letters list` asks for. */
+export interface DeadLetterQuery {
+  worker?: string | undefined;
+  /** Include each entry's payload (left out by default: they can be large). */
+  payload?: boolean | undefined;
+  /** At most this many entries. */
+  limit?: number | undefined;
+}
+
+/** The largest page the API serves. */
+const MAX_PAGE = 1000;
+
 interface ErrorBody {
   error?: { code?: unknown; message?: unknown };
 }
@@ -74,17 +86,31 @@ export class Client {
     });
   }
 
-  /** GET /dead-letters, oldest first; only those of `worker` if given. */
-  deadLetters(worker?: string): Promise<DeadLetter[]> {
-    const query = worker === undefined ? '' : `?worker=${encodeURIComponent(worker)}`;
-    return this.#request<unknown>('GET', `dead-letters${query}`).then((body) => {
-      // Accept a bare array or { deadLetters: [...] }.
-      const list = Array.isArray(body) ? body : (body as { deadLetters?: unknown } | null)?.deadLetters;
-      if (!Array.isArray(list)) {
+  /**
+   * GET /dead-letters, oldest first, page after page (the API gives at most 1000 a page): only those
+   * of `worker` if given, at most `limit` of them, with their payloads if `payload`.
+   */
+  async deadLetters(options: DeadLetterQuery = {}): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    let after: string | undefined;
+    while (out.length < limit) {
+      const query = new URLSearchParams({ limit: String(Math.min(MAX_PAGE, limit - out.length)) });
+      if (options.worker !== undefined) query.set('worker', options.worker);
+      if (options.payload === true) query.set('payload', '1');
+      if (after !== undefined) query.set('after', after);
+      const body = await this.#request<unknown>('GET', `dead-letters?${query}`);
+      // A bare array: a corral from before pagination, which sends every entry at once.
+      if (Array.isArray(body)) return (body as DeadLetter[]).slice(0, limit);
+      const page = body as { deadLetters?: unknown; next?: unknown } | null;
+      if (!Array.isArray(page?.deadLetters)) {
         throw new CliError(`${this.url}/dead-letters answered something that is not a list`, EXIT.FAILURE);
       }
-      return list as DeadLetter[];
-    });
+      out.push(...(page.deadLetters as DeadLetter[]));
+      if (typeof page.next !== 'string' || page.next === after) break;
+      after = page.next;
+    }
+    return out.slice(0, limit);
   }
 
   trigger(name: string, payload: unknown): Promise<unknown> {

@@ -1,7 +1,7 @@
 // The client commands: they call the HTTP API of a running `corral run` and print what it says.
 // Each returns its exit code or throws a CliError (client.ts maps every failure to one).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, type ClientOptions, type StatusResponse } from './client.ts';
+import { Client, type ClientOptions, type DeadLetterQuery, type StatusResponse } from './client.ts';
 import { renderDeadLetterTable } from './dead-letter-table.ts';
 import { CliError, EXIT } from './errors.ts';
 import { renderStatusTable, type WorkerColumnsLike } from './status-table.ts';
@@ -127,11 +127,11 @@ export async function setEnabled(
 
 export async function listDeadLetters(
   client: Client,
-  options: OutputOptions & { worker?: string | undefined },
+  options: OutputOptions & DeadLetterQuery,
 ): Promise<number> {
-  const list = await client.deadLetters(options.worker);
+  const list = await client.deadLetters(options);
   if (options.json === true) printJson(list);
-  else print(renderDeadLetterTable(list));
+  else print(renderDeadLetterTable(list, { payload: options.payload === true }));
   return EXIT.OK;
 }
 

@@ -40,6 +40,12 @@ function positiveSeconds(value: string): number {
   return n;
 }
 
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be an integer >= 1');
+  return n;
+}
+
 /** A command that calls the HTTP API: --url, --token, --timeout and --json. */
 function clientCommand(parent: Command, spec: string, description: string, isDefault = false): Command {
   return parent
@@ -139,7 +145,9 @@ Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 server unreachable, 4 tok
     .description('list, replay or remove dead letters (list when no subcommand is given)');
   clientCommand(deadLetters, 'list', 'list the dead letters, oldest first (the default)', true)
     .option('--worker <name>', 'only those of this worker')
-    .action(async (flags: ClientFlags & { worker?: string }) => {
+    .option('--payload', 'with each payload (left out by default: they can be large)')
+    .addOption(new Option('--limit <n>', 'at most this many').argParser(positiveInteger))
+    .action(async (flags: ClientFlags & { worker?: string; payload?: boolean; limit?: number }) => {
       result.code = await listDeadLetters(makeClient(flags), flags);
     });
   clientCommand(deadLetters, 'replay', 'run a dead letter again; removed when it succeeds')

@@ -11,12 +11,13 @@ import type { Isolation, OrchestratorStatus, WorkerExecutionMode, WorkerStatus }
 import { DASHBOARD_ASSETS, sendAsset } from './assets.ts';
 import { BearerAuth } from './auth.ts';
 import { readJsonBody } from './body.ts';
+import { deadLetterJson, deadLetterPage } from './dead-letters.ts';
 import { HostCheck } from './host-check.ts';
 import { wireError } from './json.ts';
 import { LagMonitor } from './lag.ts';
 import { CorralMetrics } from './metrics.ts';
 import type { HttpHandler, ResolvedHttpOptions } from './options.ts';
-import { HttpError, sendError, sendJson, toHttpError } from './respond.ts';
+import { HttpError, sendError, sendJson, sendJsonText, toHttpError } from './respond.ts';
 import { match, pattern, type RoutePattern } from './router.ts';
 import { EventStream } from './sse.ts';
 
@@ -171,9 +172,7 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
 
   const removeDeadLetter = ({ res, params }: RequestContext) => {
     const id = params.id as string;
-    if (!orch.deadLetters.remove(id)) {
-      throw new HttpError(404, 'ERR_UNKNOWN_DEAD_LETTER', `no dead letter with id "${id}"`);
-    }
+    if (!orch.deadLetters.remove(id)) throw unknownDeadLetter(id);
     sendJson(res, 200, { removed: true, id });
   };
 
@@ -222,8 +221,18 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
       method: 'GET',
       path: pattern('/dead-letters'),
       mutation: false,
-      handle: ({ res, url }) =>
-        sendJson(res, 200, orch.deadLetters.list(url.searchParams.get('worker') ?? undefined)),
+      handle: ({ res, url }) => sendJsonText(res, 200, deadLetterPage(orch.deadLetters, url.searchParams)),
+    },
+    {
+      method: 'GET',
+      path: pattern('/dead-letters/:id'),
+      mutation: false,
+      handle: ({ res, params }) => {
+        const id = params.id as string;
+        const entry = orch.deadLetters.get(id);
+        if (entry === undefined) throw unknownDeadLetter(id);
+        sendJsonText(res, 200, deadLetterJson(entry, true));
+      },
     },
     { method: 'POST', path: pattern('/workers/:name/trigger'), mutation: true, handle: trigger },
     { method: 'POST', path: pattern('/workers/:name/enable'), mutation: true, handle: toggle(true) },
@@ -304,6 +313,10 @@ function parseUrl(target: string): URL {
   } catch {
     throw new HttpError(400, 'ERR_BAD_REQUEST', 'the request target is not a valid URL');
   }
+}
+
+function unknownDeadLetter(id: string): HttpError {
+  return new HttpError(404, 'ERR_UNKNOWN_DEAD_LETTER', `no dead letter with id "${id}"`);
 }
 
 function notFound(pathname: string): HttpError {

@@ -6,14 +6,17 @@ import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
+import type { OrchestratorControl } from '../../src/index.ts';
 import {
   createHttpHandler,
+  type DeadLetter,
   type HttpHandlerOptions,
   type ListenOptions,
-  type OrchestratorControl,
-  type OrchestratorError,
+  OrchestratorError,
+  type OrchestratorStatus,
   WorkerExecutionMode,
   type WorkerOrchestrator,
+  type WorkerStatus,
 } from '../../src/index.ts';
 import { useOrchestrator, waitFor } from '../helpers.ts';
 
@@ -279,4 +282,270 @@ test('item 5 (slow bodies): a mounted handler answers 408 to a body slower than 
     () => createHttpHandler(orch, { bodyTimeoutMs: 0 }),
     (error: OrchestratorError) => error.code === 'ERR_INVALID_OPTION' && /bodyTimeoutMs/.test(error.message),
   );
+});
+
+// ------------------------------------------------------------------ items 6 and 10: dead letters
+
+function deepObject(depth: number): unknown {
+  let value: unknown = 'bottom';
+  for (let i = 0; i < depth; i++) value = { next: value };
+  return value;
+}
+
+test('item 6 (dead letters): an entry whose payload cannot be serialised gets a placeholder; the rest is intact', async (t) => {
+  const orch = useOrchestrator(t);
+  switchable(orch, 'job');
+  await orch.start();
+  await assert.rejects(orch.run('job', deepObject(100_000)));
+  await assert.rejects(orch.run('job', { n: 2 }));
+  const [bad, good] = orch.deadLetters.list() as [DeadLetter, DeadLetter];
+  const { url } = await serve(t, orch);
+
+  const list = await raw(url, 'GET', 'dead-letters');
+  assert.equal(list.status, 200);
+  assert.deepEqual(
+    list.json.deadLetters.map((d: DeadLetter) => d.id),
+    [bad.id, good.id],
+  );
+  const withPayloads = await raw(url, 'GET', 'dead-letters?payload=1');
+  assert.equal(withPayloads.status, 200);
+  const [first, second] = withPayloads.json.deadLetters;
+  assert.equal(first.id, bad.id);
+  assert.equal(first.name, 'job');
+  assert.equal(first.reason, 'error');
+  assert.equal('payload' in first, false);
+  assert.match(first.payloadError, /cannot be serialised/);
+  assert.deepEqual(second.payload, { n: 2 });
+  assert.equal(second.id, good.id);
+
+  const one = await raw(url, 'GET', `dead-letters/${bad.id}`);
+  assert.equal(one.status, 200);
+  assert.equal(one.json.id, bad.id);
+  assert.match(one.json.payloadError, /cannot be serialised/);
+});
+
+test('item 10 (dead letters): paginated with limit / after / next, payloads only when asked', async (t) => {
+  const orch = useOrchestrator(t);
+  switchable(orch, 'a');
+  switchable(orch, 'b');
+  await orch.start();
+  for (let i = 0; i < 5; i++) await assert.rejects(orch.run(i % 2 === 0 ? 'a' : 'b', { i }));
+  const all = orch.deadLetters.list();
+  const { url } = await serve(t, orch);
+
+  const ids: string[] = [];
+  let next: string | null = null;
+  let pages = 0;
+  do {
+    const query: string = next === null ? 'limit=2' : `limit=2&after=${encodeURIComponent(next)}`;
+    const page = await raw(url, 'GET', `dead-letters?${query}`);
+    assert.equal(page.status, 200, page.text);
+    assert.equal(page.json.total, 5);
+    assert.ok(page.json.deadLetters.length <= 2);
+    for (const entry of page.json.deadLetters) {
+      assert.equal('payload' in entry, false, 'no payload unless asked');
+      assert.equal(typeof entry.error, 'string');
+      ids.push(entry.id);
+    }
+    next = page.json.next;
+    pages++;
+  } while (next !== null && pages < 10);
+  assert.equal(pages, 3);
+  assert.deepEqual(
+    ids,
+    all.map((d) => d.id),
+  );
+
+  const defaults = await raw(url, 'GET', 'dead-letters');
+  assert.equal(defaults.json.deadLetters.length, 5);
+  assert.equal(defaults.json.next, null);
+  const withPayload = await raw(url, 'GET', 'dead-letters?payload=1&worker=b');
+  assert.deepEqual(
+    withPayload.json.deadLetters.map((d: DeadLetter) => d.payload),
+    [{ i: 1 }, { i: 3 }],
+  );
+  assert.equal(withPayload.json.total, 2);
+  const newest = await raw(url, 'GET', 'dead-letters?order=desc&limit=1');
+  assert.equal(newest.json.deadLetters[0].id, all[4]?.id);
+  assert.equal(newest.json.next, all[4]?.id);
+
+  const one = await raw(url, 'GET', `dead-letters/${all[0]?.id}`);
+  assert.deepEqual(one.json, all[0]);
+  assertError(await raw(url, 'GET', 'dead-letters/nope'), 404, 'ERR_UNKNOWN_DEAD_LETTER');
+  for (const query of ['limit=0', 'limit=1001', 'limit=x', 'after=nope', 'order=sideways']) {
+    assertError(await raw(url, 'GET', `dead-letters?${query}`), 400, 'ERR_BAD_REQUEST');
+  }
+});
+
+// ------------------------------------------------------------------ items 7 and 8: a stand-in orchestrator
+
+function workerStatus(overrides: Partial<WorkerStatus> = {}): WorkerStatus {
+  return {
+    enabled: true,
+    running: false,
+    failures: 0,
+    runningCount: 0,
+    queued: 0,
+    breaker: 'closed',
+    totals: { runs: 1, succeeded: 1, failed: 0, retries: 0, timeouts: 0, crashes: 0 },
+    ...overrides,
+  };
+}
+
+/** An OrchestratorControl that is not a WorkerOrchestrator: what the HTTP layer needs, and no more. */
+function standIn(overrides: Partial<OrchestratorControl> = {}): OrchestratorControl {
+  const workerStates: Record<string, WorkerStatus> = Object.create(null);
+  // As getStatus() builds it: a null-prototype object, where "__proto__" is a name like any other.
+  Object.defineProperty(workerStates, '__proto__', { value: workerStatus(), enumerable: true });
+  workerStates.plain = workerStatus();
+  const status: OrchestratorStatus = { state: 'running', workers: 2, running: 0, queued: 0, workerStates };
+  return {
+    getStatus: () => status,
+    getWorker: () => undefined,
+    getHistory: () => [],
+    deadLetters: { list: () => [], get: () => undefined, replay: async () => null, remove: () => false },
+    triggerWorker: async () => true,
+    enableWorker: () => {},
+    disableWorker: () => {},
+    on: () => undefined,
+    off: () => undefined,
+    ...overrides,
+  };
+}
+
+test('item 7 (store refusals): ERR_STORE at the call is 422, ERR_PAYLOAD_TOO_LARGE 413, with their codes', async (t) => {
+  for (const [code, status] of [
+    ['ERR_STORE', 422],
+    ['ERR_PAYLOAD_TOO_LARGE', 413],
+  ] as const) {
+    const control = standIn({
+      triggerWorker: () =>
+        Promise.reject(new OrchestratorError(code as never, `the payload cannot be kept (${code})`)),
+    });
+    const base = await mount(t, control);
+    const reply = await raw(
+      base,
+      'POST',
+      'workers/plain/trigger',
+      { ...auth, 'content-type': 'application/json' },
+      '{"big":true}',
+    );
+    assertError(reply, status, code);
+  }
+});
+
+test('item 8 (prototype keys): "constructor" and "toString" are unknown workers, "__proto__" a worker like any other', async (t) => {
+  const orch = useOrchestrator(t);
+  const state = switchable(orch, 'job');
+  await orch.start();
+  const { url } = await serve(t, orch);
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+    for (const action of ['trigger', 'enable', 'disable']) {
+      const reply = await raw(url, 'POST', `workers/${name}/${action}`, auth);
+      assertError(reply, 404, 'ERR_UNKNOWN_WORKER');
+    }
+  }
+  assert.equal(state.runs, 0);
+
+  // "__proto__" in the status (a null-prototype workerStates) is listed and measured.
+  const base = await mount(t, standIn());
+  const status = await raw(base, 'GET', 'status');
+  assert.deepEqual(Object.keys(status.json.workerStates).sort(), ['__proto__', 'plain']);
+  const metrics = await raw(base, 'GET', 'metrics');
+  assert.match(metrics.text, /corral_runs_total\{worker="__proto__",outcome="succeeded"\} 1/);
+  assert.match(metrics.text, /corral_runs_total\{worker="plain",outcome="succeeded"\} 1/);
+});
+
+// ------------------------------------------------------------------ item 9: event ids and replay
+
+interface Frame {
+  id?: string;
+  event?: string;
+  data?: string;
+}
+
+/** Opens GET /events (optionally with Last-Event-ID) and collects its frames until `close()`. */
+async function events(base: string, lastEventId?: string) {
+  const controller = new AbortController();
+  const headers: Record<string, string> = lastEventId === undefined ? {} : { 'last-event-id': lastEventId };
+  const res = await fetch(new URL('events', base), { signal: controller.signal, headers });
+  assert.equal(res.status, 200);
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
+  const frames: Frame[] = [];
+  let buffer = '';
+  const pump = (async () => {
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += decoder.decode(value, { stream: true });
+        for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
+          const frame: Frame = {};
+          for (const line of buffer.slice(0, end).split('\n')) {
+            if (line.startsWith('id: ')) frame.id = line.slice(4);
+            else if (line.startsWith('event: ')) frame.event = line.slice(7);
+            else if (line.startsWith('data: ')) frame.data = line.slice(6);
+          }
+          if (frame.event !== undefined) frames.push(frame);
+          buffer = buffer.slice(end + 2);
+        }
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  return {
+    frames,
+    async close() {
+      controller.abort();
+      await pump;
+    },
+  };
+}
+
+test('item 9 (SSE): events carry ids; a client reconnecting with Last-Event-ID gets what it missed', async (t) => {
+  const orch = useOrchestrator(t);
+  const state = switchable(orch, 'job');
+  state.fail = false;
+  await orch.start();
+  const { url } = await serve(t, orch);
+
+  const first = await events(url);
+  t.after(() => first.close());
+  await orch.run('job', 1);
+  await waitFor(() => first.frames.some((f) => f.event === 'worker:success'), 5000, 'the first success');
+  const ids = first.frames.map((f) => f.id);
+  assert.ok(
+    ids.every((id) => typeof id === 'string' && id !== ''),
+    `every event has an id: ${ids}`,
+  );
+  assert.equal(new Set(ids).size, ids.length, 'ids are unique');
+  const lastSeen = first.frames.at(-1)?.id as string;
+  await first.close();
+
+  // Missed while disconnected.
+  await orch.run('job', 2);
+  await orch.run('job', 3);
+
+  const again = await events(url, lastSeen);
+  t.after(() => again.close());
+  await waitFor(
+    () => again.frames.filter((f) => f.event === 'worker:success').length >= 2,
+    5000,
+    'the two missed successes replayed',
+  );
+  const replayed = again.frames.map((f) => [f.event, JSON.parse(f.data ?? '{}').result ?? null]);
+  assert.deepEqual(replayed.slice(0, 4), [
+    ['worker:start', null],
+    ['worker:success', 2],
+    ['worker:start', null],
+    ['worker:success', 3],
+  ]);
+  assert.ok(!again.frames.some((f) => f.id === lastSeen), 'nothing already seen is sent again');
+
+  // Live events follow the replay, with later ids.
+  await orch.run('job', 4);
+  await waitFor(() => again.frames.filter((f) => f.event === 'worker:success').length >= 3, 5000, 'live');
+  await again.close();
 });

@@ -16,7 +16,7 @@
  * @typedef {{ state: string, workers: number, running: number, queued: number,
  *   workerStates: Record<string, WorkerState> }} Status
  * @typedef {{ id: string, name: string, reason?: string, error?: string, attempts: number, failedAt: string,
- *   payload?: unknown }} DeadLetter
+ *   payload?: unknown, payloadError?: string }} DeadLetter
  * @typedef {{ t: number, cpu: number, mem: number | null }} Point
  * @typedef {{ runId: string, seen: number, name?: string, outcome?: string, reason?: string, error?: string,
  *   attempts?: number, durationMs?: number, startedAt?: number, endedAt?: number, updatedAt?: number,
@@ -30,6 +30,7 @@
   const WINDOW_MS = 5 * 60 * 1000;
   const MAX_RUNS = 300;
   const SHOWN_RUNS = 40;
+  const SHOWN_DEAD_LETTERS = 100;
   const TOKEN_KEY = 'corral.token';
   const base = location.pathname.endsWith('/') ? location.pathname : `${location.pathname}/`;
   /** @param {string} path */
@@ -38,8 +39,12 @@
   const state = {
     /** @type {Status | undefined} */
     status: undefined,
-    /** @type {DeadLetter[]} */
+    /** @type {DeadLetter[]} the newest ones, at most SHOWN_DEAD_LETTERS */
     deadLetters: [],
+    /** How many dead letters there are in all. */
+    deadLetterTotal: 0,
+    /** @type {Map<string, string>} payload previews by payloadKey(), fetched once per entry */
+    payloads: new Map(),
     /** @type {boolean | undefined} */
     reachable: undefined,
     /** @type {string | undefined} */
@@ -360,7 +365,11 @@
     refreshing = true;
     const seq = state.eventSeq;
     try {
-      const [status, letters] = await Promise.all([getJson('status'), getJson('dead-letters')]);
+      // The list comes without payloads (they can be large); each payload is fetched once, below.
+      const [status, letters] = await Promise.all([
+        getJson('status'),
+        getJson(`dead-letters?order=desc&limit=${SHOWN_DEAD_LETTERS}`),
+      ]);
       // An event that arrived while this status was in flight may be newer than it: fetch again
       // rather than step back (a few times at most, so a stream of events cannot starve the page).
       if (seq !== state.eventSeq && state.status && skipped < 3) {
@@ -369,7 +378,9 @@
       } else {
         skipped = 0;
         state.status = status;
-        state.deadLetters = Array.isArray(letters) ? letters : [];
+        state.deadLetters = Array.isArray(letters?.deadLetters) ? letters.deadLetters : [];
+        state.deadLetterTotal = typeof letters?.total === 'number' ? letters.total : state.deadLetters.length;
+        loadPayloads();
         state.reachable = true;
         state.lastUpdate = Date.now();
         absorbHistory();
@@ -388,6 +399,31 @@
       again = false;
       againSample = false;
       void refresh(sampleNext);
+    }
+  }
+
+  /**
+   * An entry's payload is fetched again only when the entry changed (a failed replay updates it).
+   * @param {DeadLetter} d
+   */
+  const payloadKey = (d) => `${d.id} ${d.failedAt}`;
+
+  /** Fetches the payload preview of each listed dead letter not fetched yet (GET dead-letters/:id). */
+  function loadPayloads() {
+    const wanted = new Set(state.deadLetters.map(payloadKey));
+    for (const key of state.payloads.keys()) if (!wanted.has(key)) state.payloads.delete(key);
+    for (const d of state.deadLetters) {
+      const key = payloadKey(d);
+      if (state.payloads.has(key)) continue;
+      state.payloads.set(key, '…');
+      getJson(`dead-letters/${encodeURIComponent(d.id)}`).then(
+        (/** @type {DeadLetter} */ entry) => {
+          const text = entry.payloadError === undefined ? preview(entry.payload) : `(${entry.payloadError})`;
+          if (state.payloads.has(key)) state.payloads.set(key, text);
+          renderDeadLetters();
+        },
+        () => state.payloads.delete(key), // gone meanwhile (replayed, removed): the next poll says so
+      );
     }
   }
 
@@ -933,11 +969,20 @@
       $('dl-body'),
       letters,
       (d) => d.id,
-      (d) => JSON.stringify([d.name, d.reason, d.attempts, d.error, d.failedAt, state.replaying.has(d.id)]),
+      (d) =>
+        JSON.stringify([
+          d.name,
+          d.reason,
+          d.attempts,
+          d.error,
+          d.failedAt,
+          state.replaying.has(d.id),
+          state.payloads.get(payloadKey(d)),
+        ]),
       (tr, d) => {
         tr.dataset.deadLetter = d.id;
         const busy = state.replaying.has(d.id);
-        const payload = preview(d.payload);
+        const payload = state.payloads.get(payloadKey(d)) ?? '…';
         tr.append(
           h(
             'td',
@@ -986,7 +1031,9 @@
       },
     );
     $('dl-empty').hidden = letters.length > 0;
-    $('dl-count').textContent = letters.length ? `(${letters.length})` : '';
+    const total = state.deadLetterTotal;
+    $('dl-count').textContent =
+      total > letters.length ? `(newest ${letters.length} of ${total})` : total ? `(${total})` : '';
   }
 
   function renderHeader() {
@@ -1016,8 +1063,8 @@
       h('span', { class: `stat${disabled ? ' warn' : ''}` }, h('b', { text: disabled }), 'disabled'),
       h(
         'span',
-        { class: `stat${state.deadLetters.length ? ' bad' : ''}` },
-        h('b', { text: state.deadLetters.length }),
+        { class: `stat${state.deadLetterTotal ? ' bad' : ''}` },
+        h('b', { text: state.deadLetterTotal }),
         'dead letters',
       ),
     );
