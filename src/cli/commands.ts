@@ -20,7 +20,8 @@ function printJson(value: unknown): void {
 
 /** The table of `corral status`: each worker's entry in GET /status carries its mode and isolation. */
 export function statusTable(status: StatusResponse): string {
-  const configs: Record<string, WorkerColumnsLike> = {};
+  // Null prototype: a worker may be named "__proto__" or "constructor".
+  const configs: Record<string, WorkerColumnsLike> = Object.create(null);
   for (const [name, w] of Object.entries(status.workerStates)) {
     const mode = w.executionMode ?? w.mode;
     configs[name] = {

@@ -51,6 +51,9 @@ interface Route {
   handle(ctx: RequestContext): void | Promise<void>;
 }
 
+/** Codes that, raised by a trigger, refuse its payload: the client's error, not the server's. */
+const PAYLOAD_REFUSED: ReadonlyMap<string, number> = new Map([['ERR_STORE', 422]]);
+
 /** Settles with `promise` if it settles within this event-loop turn, else reports it pending. */
 function settledThisTurn<T>(
   promise: Promise<T>,
@@ -125,10 +128,12 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
     // triggerWorker resolves only when the run has ended; the caller gets 202 as soon as it is queued.
     // Its refusals are immediate (false, or ERR_QUEUE_FULL), so one event-loop turn tells them apart.
     const outcome = await settledThisTurn(orch.triggerWorker(name, payload));
-    if (outcome.state === 'rejected') throw toHttpError(outcome.error);
+    // Refused at the call, ERR_STORE means the store cannot keep this payload: the caller's input.
+    if (outcome.state === 'rejected') throw toHttpError(outcome.error, PAYLOAD_REFUSED);
     if (outcome.state === 'fulfilled' && !outcome.value) {
       const { state, workerStates } = orch.getStatus();
-      const worker = workerStates[name];
+      // An own key only: "constructor" or "toString" must not find what every object inherits.
+      const worker = Object.hasOwn(workerStates, name) ? workerStates[name] : undefined;
       if (worker === undefined) throw new HttpError(404, 'ERR_UNKNOWN_WORKER', `no worker named "${name}"`);
       if (state !== 'running') throw new HttpError(503, 'ERR_NOT_RUNNING', `the orchestrator is ${state}`);
       const why = worker.breaker === 'open' ? 'its circuit breaker is open' : 'it is disabled';
@@ -143,7 +148,8 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
       const name = params.name as string;
       if (enable) orch.enableWorker(name);
       else orch.disableWorker(name);
-      const worker = orch.getStatus().workerStates[name];
+      const { workerStates } = orch.getStatus();
+      const worker = Object.hasOwn(workerStates, name) ? workerStates[name] : undefined;
       sendJson(res, 200, { name, enabled: worker?.enabled ?? enable, breaker: worker?.breaker ?? 'closed' });
     };
 
