@@ -220,7 +220,8 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
           res.end();
           return;
         }
-        events.open(res);
+        const lastEventId = req.headers['last-event-id'];
+        events.open(res, typeof lastEventId === 'string' ? lastEventId : undefined);
       },
     },
     {
