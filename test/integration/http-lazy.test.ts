@@ -49,11 +49,9 @@ console.log(JSON.stringify({ afterImport, afterUse }));
 test('importing corral loads neither the HTTP layer nor prom-client; listen() and createHttpHandler() do', {
   timeout: 60_000,
 }, async () => {
-  const { stdout } = await run(
-    process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', SCRIPT],
-    { cwd: root },
-  );
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SCRIPT], {
+    cwd: root,
+  });
   const out = JSON.parse(stdout.trim().split('\n').pop() as string) as {
     afterImport: { http: string[]; promClient: boolean };
     afterUse: { http: string[]; promClient: boolean };
