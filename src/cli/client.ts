@@ -4,6 +4,7 @@
 import type { DeadLetter } from '../types.ts';
 import { CliError, EXIT, errorMessage } from './errors.ts';
 import type { StatusLike, WorkerColumnsLike, WorkerStateLike } from './status-table.ts';
+import { plainText } from './terminal-text.ts';
 
 export interface ClientOptions {
   /** Base URL of the HTTP API, e.g. http://127.0.0.1:7070 (a path prefix is kept). */
@@ -80,7 +81,10 @@ export class Client {
   status(): Promise<StatusResponse> {
     return this.#request<StatusResponse>('GET', 'status').then((body) => {
       if (typeof body !== 'object' || body === null || typeof body.workerStates !== 'object') {
-        throw new CliError(`${this.url}/status answered something that is not corral's status`, EXIT.FAILURE);
+        throw new CliError(
+          `not a corral server: ${this.url}/status answered something else than its status`,
+          EXIT.UNREACHABLE,
+        );
       }
       return body;
     });
@@ -165,15 +169,20 @@ export class Client {
       }
     }
     if (response.ok) {
-      if (text !== '' && parsed === undefined) {
-        throw new CliError(
-          `${method} ${url.href} answered HTTP ${response.status} with a body that is not JSON: is this corral's HTTP API?`,
-          EXIT.FAILURE,
-        );
-      }
+      if (text !== '' && parsed === undefined) throw this.#notCorral(method, url, response);
       return parsed as T;
     }
-    throw this.#httpError(method, url, response.status, parsed, text);
+    throw this.#httpError(method, url, response, parsed);
+  }
+
+  /** Every answer of corral is JSON, and every error `{ error: { code } }`: anything else is another server. */
+  #notCorral(method: string, url: URL, response: Response): CliError {
+    const type = response.headers.get('content-type')?.split(';')[0] ?? 'no content type';
+    return new CliError(
+      `not a corral server: ${method} ${url.href} answered HTTP ${response.status} (${type}), not corral's JSON. ` +
+        'Is --url (or CORRAL_URL) the address of `corral run`, with its base path?',
+      EXIT.UNREACHABLE,
+    );
   }
 
   #unreachable(error: unknown): CliError {
@@ -195,18 +204,21 @@ export class Client {
     );
   }
 
-  #httpError(method: string, url: URL, status: number, parsed: unknown, text: string): CliError {
+  #httpError(method: string, url: URL, response: Response, parsed: unknown): CliError {
+    const { status } = response;
     const err = (parsed as ErrorBody | undefined)?.error;
-    const code = typeof err?.code === 'string' ? err.code : undefined;
-    const message =
-      typeof err?.message === 'string' ? err.message : text.trim().slice(0, 200) || `HTTP ${status}`;
-    const detail = code === undefined ? message : `${message} (${code})`;
+    if (typeof err?.code !== 'string') return this.#notCorral(method, url, response);
+    const code = plainText(err.code);
+    // The server's words go to a terminal: no control sequence in them.
+    const message = typeof err.message === 'string' ? plainText(err.message) : `HTTP ${status}`;
+    const detail = `${message} (${code})`;
     if (status === 401) {
       return new CliError(
         `unauthorized: ${detail}. Give the token of \`corral run\`'s config with --token or CORRAL_TOKEN.`,
         EXIT.AUTH,
       );
     }
+    if (status === 403 && code !== 'ERR_FORBIDDEN') return new CliError(`forbidden: ${detail}`, EXIT.AUTH);
     if (status === 403) {
       return new CliError(
         `forbidden: ${detail}. Check --token / CORRAL_TOKEN against http.token in the config of \`corral run\`.`,

@@ -1,4 +1,5 @@
 import { columns } from './columns.ts';
+import { plainText } from './terminal-text.ts';
 // Renders dead letters (GET /dead-letters) as a fixed-width text table, one row per entry.
 // Pure, like status-table.ts: no I/O, no clock, no colours.
 
@@ -20,7 +21,8 @@ const RIGHT_ALIGNED = new Set<string>(['attempts']);
 const MAX_CELL = 60;
 
 function clip(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  // Control sequences out first: their length must not count, nor their text survive a cut.
+  const flat = plainText(text).replace(/\s+/g, ' ').trim();
   return flat.length > MAX_CELL ? `${flat.slice(0, MAX_CELL - 1)}…` : flat;
 }
 

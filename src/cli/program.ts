@@ -10,7 +10,7 @@ import {
   status,
   trigger,
 } from './commands.ts';
-import { ConfigError, DEFAULT_PORT, DEFAULT_URL, loadConfig } from './config.ts';
+import { ConfigError, DEFAULT_CONFIG_TIMEOUT_MS, DEFAULT_PORT, DEFAULT_URL, loadConfig } from './config.ts';
 import { CliError, EXIT } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 import { runCommand } from './run.ts';
@@ -66,6 +66,14 @@ function clientCommand(parent: Command, spec: string, description: string, isDef
     .option('--json', 'print the JSON the server answered');
 }
 
+/** `--config-timeout` of `run` and `check`. */
+function configTimeoutOption(): Option {
+  return new Option('--config-timeout <seconds>', 'how long the config module may take to give its config')
+    .argParser(positiveSeconds)
+    .default(DEFAULT_CONFIG_TIMEOUT_MS / 1000)
+    .env('CORRAL_CONFIG_TIMEOUT');
+}
+
 /** Builds the program; every action stores its exit code in `result.code`. */
 export function buildProgram(result: { code: number }): Command {
   const program = new Command('corral');
@@ -96,16 +104,21 @@ Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 server unreachable, 4 tok
         .default('info')
         .env('CORRAL_LOG_LEVEL'),
     )
-    .action(async (config: string, flags: { logLevel: LogLevel }) => {
-      result.code = await runCommand(config, { logLevel: flags.logLevel });
+    .addOption(configTimeoutOption())
+    .action(async (config: string, flags: { logLevel: LogLevel; configTimeout: number }) => {
+      result.code = await runCommand(config, {
+        logLevel: flags.logLevel,
+        configTimeoutMs: Math.round(flags.configTimeout * 1000),
+      });
     });
 
   program
     .command('check')
     .description('validate a config file without starting anything (exit 0 valid, 2 invalid)')
     .argument('<config>', 'config module (.js, .mjs, .cjs) or .json')
-    .action(async (file: string) => {
-      const config = await loadConfig(file);
+    .addOption(configTimeoutOption())
+    .action(async (file: string, flags: { configTimeout: number }) => {
+      const config = await loadConfig(file, { timeoutMs: Math.round(flags.configTimeout * 1000) });
       const names = config.workers.map((w) => w.name).join(', ');
       const http = config.http === undefined ? 'no http' : `http on ${config.http.host}:${config.http.port}`;
       const n = config.workers.length;
