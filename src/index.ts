@@ -1,6 +1,7 @@
 /** corral: supervise background jobs in a Node.js application. The package's only public entry. */
 
 export type { Clock } from './clock.ts';
+export type { DeadLetterControl, OrchestratorControl } from './control.ts';
 export { DeadLetterQueue } from './dead-letters.ts';
 export {
   type FailureReason,
@@ -9,7 +10,8 @@ export {
   RunError,
 } from './errors.ts';
 export type { OrchestratorEventName, OrchestratorEvents, OrchestratorListener } from './events.ts';
-export { createHttpHandler, type HttpHandler, type HttpHandlerOptions } from './http/handler.ts';
+export { createHttpHandler } from './http/lazy-handler.ts';
+export type { HttpHandler, HttpHandlerOptions } from './http/options.ts';
 export type { HttpServerHandle, ListenOptions } from './http/server.ts';
 export { Supervisor, WorkerOrchestrator } from './orchestrator.ts';
 export type {

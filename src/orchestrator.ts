@@ -5,6 +5,7 @@ import { AttemptRunner } from './attempt-runner.ts';
 import { BreakerController } from './breaker-controller.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { Completion } from './completion.ts';
+import type { OrchestratorControl } from './control.ts';
 import { DeadLetterQueue } from './dead-letters.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { OrchestratorError } from './errors.ts';
@@ -58,7 +59,7 @@ export interface WorkerOrchestrator {
  * const result = await orch.run('report', { month: '2026-11' });
  */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed event overloads merged onto the class
-export class WorkerOrchestrator extends EventEmitter {
+export class WorkerOrchestrator extends EventEmitter implements OrchestratorControl {
   readonly #options: ResolvedOrchestratorOptions;
   readonly #clock: Clock;
   readonly #log: Logger;

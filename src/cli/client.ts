@@ -4,6 +4,7 @@
 import type { DeadLetter } from '../types.ts';
 import { CliError, EXIT, errorMessage } from './errors.ts';
 import type { StatusLike, WorkerColumnsLike, WorkerStateLike } from './status-table.ts';
+import { plainText } from './terminal-text.ts';
 
 export interface ClientOptions {
   /** Base URL of the HTTP API, e.g. http://127.0.0.1:7070 (a path prefix is kept). */
@@ -21,6 +22,18 @@ export interface StatusResponse extends StatusLike {
     WorkerStateLike & WorkerColumnsLike & { mode?: string | undefined } & Record<string, unknown>
   >;
 }
+
+/** What `corral dead-letters list` asks for. */
+export interface DeadLetterQuery {
+  worker?: string | undefined;
+  /** Include each entry's payload (left out by default: they can be large). */
+  payload?: boolean | undefined;
+  /** At most this many entries. */
+  limit?: number | undefined;
+}
+
+/** The largest page the API serves. */
+const MAX_PAGE = 1000;
 
 interface ErrorBody {
   error?: { code?: unknown; message?: unknown };
@@ -68,23 +81,40 @@ export class Client {
   status(): Promise<StatusResponse> {
     return this.#request<StatusResponse>('GET', 'status').then((body) => {
       if (typeof body !== 'object' || body === null || typeof body.workerStates !== 'object') {
-        throw new CliError(`${this.url}/status answered something that is not corral's status`, EXIT.FAILURE);
+        throw new CliError(
+          `not a corral server: ${this.url}/status answered something else than its status`,
+          EXIT.UNREACHABLE,
+        );
       }
       return body;
     });
   }
 
-  /** GET /dead-letters, oldest first; only those of `worker` if given. */
-  deadLetters(worker?: string): Promise<DeadLetter[]> {
-    const query = worker === undefined ? '' : `?worker=${encodeURIComponent(worker)}`;
-    return this.#request<unknown>('GET', `dead-letters${query}`).then((body) => {
-      // Accept a bare array or { deadLetters: [...] }.
-      const list = Array.isArray(body) ? body : (body as { deadLetters?: unknown } | null)?.deadLetters;
-      if (!Array.isArray(list)) {
+  /**
+   * GET /dead-letters, oldest first, page after page (the API gives at most 1000 a page): only those
+   * of `worker` if given, at most `limit` of them, with their payloads if `payload`.
+   */
+  async deadLetters(options: DeadLetterQuery = {}): Promise<DeadLetter[]> {
+    const out: DeadLetter[] = [];
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    let after: string | undefined;
+    while (out.length < limit) {
+      const query = new URLSearchParams({ limit: String(Math.min(MAX_PAGE, limit - out.length)) });
+      if (options.worker !== undefined) query.set('worker', options.worker);
+      if (options.payload === true) query.set('payload', '1');
+      if (after !== undefined) query.set('after', after);
+      const body = await this.#request<unknown>('GET', `dead-letters?${query}`);
+      // A bare array: a corral from before pagination, which sends every entry at once.
+      if (Array.isArray(body)) return (body as DeadLetter[]).slice(0, limit);
+      const page = body as { deadLetters?: unknown; next?: unknown } | null;
+      if (!Array.isArray(page?.deadLetters)) {
         throw new CliError(`${this.url}/dead-letters answered something that is not a list`, EXIT.FAILURE);
       }
-      return list as DeadLetter[];
-    });
+      out.push(...(page.deadLetters as DeadLetter[]));
+      if (typeof page.next !== 'string' || page.next === after) break;
+      after = page.next;
+    }
+    return out.slice(0, limit);
   }
 
   trigger(name: string, payload: unknown): Promise<unknown> {
@@ -139,15 +169,20 @@ export class Client {
       }
     }
     if (response.ok) {
-      if (text !== '' && parsed === undefined) {
-        throw new CliError(
-          `${method} ${url.href} answered HTTP ${response.status} with a body that is not JSON: is this corral's HTTP API?`,
-          EXIT.FAILURE,
-        );
-      }
+      if (text !== '' && parsed === undefined) throw this.#notCorral(method, url, response);
       return parsed as T;
     }
-    throw this.#httpError(method, url, response.status, parsed, text);
+    throw this.#httpError(method, url, response, parsed);
+  }
+
+  /** Every answer of corral is JSON, and every error `{ error: { code } }`: anything else is another server. */
+  #notCorral(method: string, url: URL, response: Response): CliError {
+    const type = response.headers.get('content-type')?.split(';')[0] ?? 'no content type';
+    return new CliError(
+      `not a corral server: ${method} ${url.href} answered HTTP ${response.status} (${type}), not corral's JSON. ` +
+        'Is --url (or CORRAL_URL) the address of `corral run`, with its base path?',
+      EXIT.UNREACHABLE,
+    );
   }
 
   #unreachable(error: unknown): CliError {
@@ -169,18 +204,21 @@ export class Client {
     );
   }
 
-  #httpError(method: string, url: URL, status: number, parsed: unknown, text: string): CliError {
+  #httpError(method: string, url: URL, response: Response, parsed: unknown): CliError {
+    const { status } = response;
     const err = (parsed as ErrorBody | undefined)?.error;
-    const code = typeof err?.code === 'string' ? err.code : undefined;
-    const message =
-      typeof err?.message === 'string' ? err.message : text.trim().slice(0, 200) || `HTTP ${status}`;
-    const detail = code === undefined ? message : `${message} (${code})`;
+    if (typeof err?.code !== 'string') return this.#notCorral(method, url, response);
+    const code = plainText(err.code);
+    // The server's words go to a terminal: no control sequence in them.
+    const message = typeof err.message === 'string' ? plainText(err.message) : `HTTP ${status}`;
+    const detail = `${message} (${code})`;
     if (status === 401) {
       return new CliError(
         `unauthorized: ${detail}. Give the token of \`corral run\`'s config with --token or CORRAL_TOKEN.`,
         EXIT.AUTH,
       );
     }
+    if (status === 403 && code !== 'ERR_FORBIDDEN') return new CliError(`forbidden: ${detail}`, EXIT.AUTH);
     if (status === 403) {
       return new CliError(
         `forbidden: ${detail}. Check --token / CORRAL_TOKEN against http.token in the config of \`corral run\`.`,

@@ -1,7 +1,7 @@
 // The client commands: they call the HTTP API of a running `corral run` and print what it says.
 // Each returns its exit code or throws a CliError (client.ts maps every failure to one).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, type ClientOptions, type StatusResponse } from './client.ts';
+import { Client, type ClientOptions, type DeadLetterQuery, type StatusResponse } from './client.ts';
 import { renderDeadLetterTable } from './dead-letter-table.ts';
 import { CliError, EXIT } from './errors.ts';
 import { renderStatusTable, type WorkerColumnsLike } from './status-table.ts';
@@ -20,7 +20,8 @@ function printJson(value: unknown): void {
 
 /** The table of `corral status`: each worker's entry in GET /status carries its mode and isolation. */
 export function statusTable(status: StatusResponse): string {
-  const configs: Record<string, WorkerColumnsLike> = {};
+  // Null prototype: a worker may be named "__proto__" or "constructor".
+  const configs: Record<string, WorkerColumnsLike> = Object.create(null);
   for (const [name, w] of Object.entries(status.workerStates)) {
     const mode = w.executionMode ?? w.mode;
     configs[name] = {
@@ -127,11 +128,11 @@ export async function setEnabled(
 
 export async function listDeadLetters(
   client: Client,
-  options: OutputOptions & { worker?: string | undefined },
+  options: OutputOptions & DeadLetterQuery,
 ): Promise<number> {
-  const list = await client.deadLetters(options.worker);
+  const list = await client.deadLetters(options);
   if (options.json === true) printJson(list);
-  else print(renderDeadLetterTable(list));
+  else print(renderDeadLetterTable(list, { payload: options.payload === true }));
   return EXIT.OK;
 }
 

@@ -7,7 +7,6 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
-import { OrchestratorError } from '../errors.ts';
 import { WorkerOrchestrator } from '../orchestrator.ts';
 import { validateGraph } from '../scheduler/graph.ts';
 import { JobPriority, type OrchestratorOptions, WorkerExecutionMode, type WorkerOptions } from '../types.ts';
@@ -63,8 +62,36 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** How long a config module may take to load and give its config, by default (README, "CLI"). */
+export const DEFAULT_CONFIG_TIMEOUT_MS = 30_000;
+
+/**
+ * Settles like `work`, or fails with a ConfigError after `timeoutMs`. The timer also keeps the event
+ * loop alive: a config whose promise never settles would otherwise leave node with nothing to do, and
+ * it would exit (code 13) with no word.
+ */
+async function withinDeadline<T>(file: string, work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(
+        new ConfigError(file, [
+          `the config did not finish loading within ${timeoutMs / 1000} s: its module, or the promise or ` +
+            'function it exports, never settled (raise the limit with --config-timeout <seconds> or ' +
+            'CORRAL_CONFIG_TIMEOUT)',
+        ]),
+      );
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Reads the file: JSON.parse for .json, import() for .js/.mjs/.cjs (its default export, or a function's result). */
-async function readRaw(file: string, absolute: string): Promise<unknown> {
+async function readRaw(file: string, absolute: string, timeoutMs: number): Promise<unknown> {
   const fail = (problem: string): never => {
     throw new ConfigError(file, [problem]);
   };
@@ -81,6 +108,11 @@ async function readRaw(file: string, absolute: string): Promise<unknown> {
       return fail(`not valid JSON: ${errorMessage(error)}`);
     }
   }
+  return withinDeadline(file, loadModule(absolute, fail), timeoutMs);
+}
+
+/** The config a module gives: its default export, awaited; called first if it is a function. */
+async function loadModule(absolute: string, fail: (problem: string) => never): Promise<unknown> {
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
@@ -91,12 +123,13 @@ async function readRaw(file: string, absolute: string): Promise<unknown> {
   if (config === undefined) {
     fail('the config module has no default export (export default { workers: { ... } })');
   }
-  if (typeof config === 'function') {
-    try {
-      config = await (config as () => unknown)();
-    } catch (error) {
-      return fail(`the config function threw: ${errorMessage(error)}`);
-    }
+  try {
+    if (typeof config === 'function') config = await (config as () => unknown)();
+    else config = await config; // a promise of the config
+  } catch (error) {
+    return fail(
+      `the config ${typeof mod.default === 'function' ? 'function threw' : 'promise rejected'}: ${errorMessage(error)}`,
+    );
   }
   return config;
 }
@@ -148,15 +181,89 @@ function resolveModule(configDir: string, module: string): string {
   return isAbsolute(module) ? module : resolve(configDir, module);
 }
 
+/** The message of what `check` throws, or undefined if it does not throw. */
+function problemOf(check: () => void): string | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (error) {
+    return errorMessage(error);
+  }
+}
+
+/**
+ * Every problem of a set of options that `check` validates all at once (it throws at the first): the
+ * whole set first, then each option alone, to name every bad one. A problem that only the options
+ * together have (none is wrong alone) is reported as the whole set's.
+ */
+function everyProblem(
+  options: Record<string, unknown>,
+  check: (options: Record<string, unknown>) => void,
+): string[] {
+  const whole = problemOf(() => check(options));
+  if (whole === undefined) return [];
+  const each = new Set<string>();
+  for (const [key, value] of Object.entries(options)) {
+    const problem = problemOf(() => check({ [key]: value }));
+    if (problem !== undefined) each.add(problem);
+  }
+  return each.size > 0 ? [...each] : [whole];
+}
+
+function optionProblems(orchestrator: ConfigOrchestratorOptions): string[] {
+  return everyProblem(orchestrator, (options) => {
+    new WorkerOrchestrator({ ...options, logger: false });
+  });
+}
+
+function workerProblems(worker: WorkerEntry): string[] {
+  return everyProblem(worker.options as Record<string, unknown>, (options) =>
+    new WorkerOrchestrator({ logger: false }).registerWorker(worker.name, worker.module, options),
+  );
+}
+
+/** A list of worker names given for `dependsOn` / `blocks`, or [] when it is not one (reported elsewhere). */
+function names(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((name): name is string => typeof name === 'string') : [];
+}
+
+/**
+ * Unknown names in `dependsOn` and `blocks` (every one), then a dependency cycle: checked on what the
+ * config declares, even when other options of those workers are wrong.
+ */
+function graphProblems(workers: readonly WorkerEntry[]): string[] {
+  const nodes = new Map(
+    workers.map((w) => {
+      const options = w.options as Record<string, unknown>;
+      return [w.name, { options: { dependsOn: names(options.dependsOn), blocks: names(options.blocks) } }];
+    }),
+  );
+  const problems: string[] = [];
+  for (const [name, { options }] of nodes) {
+    for (const [field, list] of Object.entries(options)) {
+      for (const other of list) {
+        if (!nodes.has(other))
+          problems.push(`worker "${name}": ${field} names "${other}", which is not registered`);
+      }
+    }
+  }
+  if (problems.length > 0) return problems;
+  const cycle = problemOf(() => validateGraph(nodes));
+  return cycle === undefined ? [] : [cycle];
+}
+
 /**
  * Loads `file` (as the user named it; relative to the current directory) and validates all of it.
  * Throws a {@link ConfigError} listing every problem found, or returns a config that registers and
  * starts cleanly (short of a store that cannot be opened).
  */
-export async function loadConfig(file: string): Promise<CorralConfig> {
+export async function loadConfig(
+  file: string,
+  { timeoutMs = DEFAULT_CONFIG_TIMEOUT_MS }: { timeoutMs?: number } = {},
+): Promise<CorralConfig> {
   const absolute = resolve(file);
   const configDir = dirname(absolute);
-  const raw = await readRaw(file, absolute);
+  const raw = await readRaw(file, absolute, timeoutMs);
   const problems: string[] = [];
 
   if (!isPlainObject(raw)) {
@@ -196,7 +303,6 @@ export async function loadConfig(file: string): Promise<CorralConfig> {
   const http = checkHttp(raw.http, problems);
 
   const workers: WorkerEntry[] = [];
-  let workersOk = false; // every worker entry has a valid shape
   if (raw.workers === undefined) {
     problems.push('workers is missing: give an object { [name]: { module: "./worker.mjs", ...options } }');
   } else if (!isPlainObject(raw.workers)) {
@@ -204,12 +310,10 @@ export async function loadConfig(file: string): Promise<CorralConfig> {
   } else if (Object.keys(raw.workers).length === 0) {
     problems.push('workers is empty: name at least one worker');
   } else {
-    workersOk = true;
     for (const [name, entry] of Object.entries(raw.workers)) {
       const where = `worker "${name}": `;
       if (!isPlainObject(entry)) {
         problems.push(`${where}must be an object { module, ...options }, got ${show(entry)}`);
-        workersOk = false;
         continue;
       }
       const { module, ...options } = entry;
@@ -217,7 +321,6 @@ export async function loadConfig(file: string): Promise<CorralConfig> {
         problems.push(
           `${where}module must be the path of the worker's module (relative to the config file), got ${show(module)}`,
         );
-        workersOk = false;
         continue;
       }
       workers.push({
@@ -228,38 +331,10 @@ export async function loadConfig(file: string): Promise<CorralConfig> {
     }
   }
 
-  // The library's own checks, on an orchestrator that is never started.
-  let probe: WorkerOrchestrator;
-  try {
-    probe = new WorkerOrchestrator({ ...orchestrator, logger: false });
-  } catch (error) {
-    problems.push(errorMessage(error));
-    probe = new WorkerOrchestrator({ logger: false }); // still check the workers
-  }
-  let registered = 0;
-  for (const worker of workers) {
-    try {
-      probe.registerWorker(worker.name, worker.module, worker.options);
-      registered++;
-    } catch (error) {
-      problems.push(errorMessage(error));
-    }
-  }
-  // The graph is checked only when every worker is known: else an unknown name would be misleading.
-  if (workersOk && registered === workers.length) {
-    const nodes = new Map(
-      workers.map((w) => {
-        const config = probe.getWorker(w.name);
-        return [w.name, { options: { dependsOn: config?.dependsOn ?? [], blocks: config?.blocks ?? [] } }];
-      }),
-    );
-    try {
-      validateGraph(nodes);
-    } catch (error) {
-      if (!(error instanceof OrchestratorError)) throw error;
-      problems.push(error.message);
-    }
-  }
+  // The library's own checks, on orchestrators that are never started.
+  problems.push(...optionProblems(orchestrator));
+  for (const worker of workers) problems.push(...workerProblems(worker));
+  problems.push(...graphProblems(workers));
 
   if (problems.length > 0) throw new ConfigError(file, problems);
   return { file, orchestrator, http, workers };

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `corral` executable (package.json "bin"). See program.ts for the commands, errors.ts for the
 // exit codes.
+import { EXIT } from './errors.ts';
 import { run } from './program.ts';
 
 const args = process.argv.slice(2);
@@ -12,4 +13,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (args[0] !== 'run') process.exit(process.exitCode ?? 0);
 });
 
-process.exitCode = await run(args);
+const code = await run(args);
+process.exitCode = code;
+// Bad usage or config: nothing was started, and nothing is waited for. A config module may have left a
+// timer or a promise pending (one that never settled is why its loading timed out).
+if (code === EXIT.USAGE) process.exit(code);

@@ -10,7 +10,7 @@ import {
   status,
   trigger,
 } from './commands.ts';
-import { ConfigError, DEFAULT_PORT, DEFAULT_URL, loadConfig } from './config.ts';
+import { ConfigError, DEFAULT_CONFIG_TIMEOUT_MS, DEFAULT_PORT, DEFAULT_URL, loadConfig } from './config.ts';
 import { CliError, EXIT } from './errors.ts';
 import { LOG_LEVELS, type LogLevel } from './logger.ts';
 import { runCommand } from './run.ts';
@@ -40,6 +40,12 @@ function positiveSeconds(value: string): number {
   return n;
 }
 
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be an integer >= 1');
+  return n;
+}
+
 /** A command that calls the HTTP API: --url, --token, --timeout and --json. */
 function clientCommand(parent: Command, spec: string, description: string, isDefault = false): Command {
   return parent
@@ -58,6 +64,14 @@ function clientCommand(parent: Command, spec: string, description: string, isDef
         .env('CORRAL_TIMEOUT'),
     )
     .option('--json', 'print the JSON the server answered');
+}
+
+/** `--config-timeout` of `run` and `check`. */
+function configTimeoutOption(): Option {
+  return new Option('--config-timeout <seconds>', 'how long the config module may take to give its config')
+    .argParser(positiveSeconds)
+    .default(DEFAULT_CONFIG_TIMEOUT_MS / 1000)
+    .env('CORRAL_CONFIG_TIMEOUT');
 }
 
 /** Builds the program; every action stores its exit code in `result.code`. */
@@ -90,16 +104,21 @@ Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 server unreachable, 4 tok
         .default('info')
         .env('CORRAL_LOG_LEVEL'),
     )
-    .action(async (config: string, flags: { logLevel: LogLevel }) => {
-      result.code = await runCommand(config, { logLevel: flags.logLevel });
+    .addOption(configTimeoutOption())
+    .action(async (config: string, flags: { logLevel: LogLevel; configTimeout: number }) => {
+      result.code = await runCommand(config, {
+        logLevel: flags.logLevel,
+        configTimeoutMs: Math.round(flags.configTimeout * 1000),
+      });
     });
 
   program
     .command('check')
     .description('validate a config file without starting anything (exit 0 valid, 2 invalid)')
     .argument('<config>', 'config module (.js, .mjs, .cjs) or .json')
-    .action(async (file: string) => {
-      const config = await loadConfig(file);
+    .addOption(configTimeoutOption())
+    .action(async (file: string, flags: { configTimeout: number }) => {
+      const config = await loadConfig(file, { timeoutMs: Math.round(flags.configTimeout * 1000) });
       const names = config.workers.map((w) => w.name).join(', ');
       const http = config.http === undefined ? 'no http' : `http on ${config.http.host}:${config.http.port}`;
       const n = config.workers.length;
@@ -139,7 +158,9 @@ Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 server unreachable, 4 tok
     .description('list, replay or remove dead letters (list when no subcommand is given)');
   clientCommand(deadLetters, 'list', 'list the dead letters, oldest first (the default)', true)
     .option('--worker <name>', 'only those of this worker')
-    .action(async (flags: ClientFlags & { worker?: string }) => {
+    .option('--payload', 'with each payload (left out by default: they can be large)')
+    .addOption(new Option('--limit <n>', 'at most this many').argParser(positiveInteger))
+    .action(async (flags: ClientFlags & { worker?: string; payload?: boolean; limit?: number }) => {
       result.code = await listDeadLetters(makeClient(flags), flags);
     });
   clientCommand(deadLetters, 'replay', 'run a dead letter again; removed when it succeeds')

@@ -17,6 +17,8 @@ import { createLogger, type LogLevel } from './logger.ts';
 
 export interface RunOptions {
   logLevel: LogLevel;
+  /** How long the config module may take to give its config. */
+  configTimeoutMs?: number | undefined;
 }
 
 function say(line: string): void {
@@ -57,7 +59,10 @@ function untilSignal(): { signalled: Promise<NodeJS.Signals>; dispose(): void } 
 
 export async function runCommand(file: string, options: RunOptions): Promise<number> {
   // Everything is validated before anything starts: a ConfigError (exit 2) leaves nothing behind.
-  const config: CorralConfig = await loadConfig(file);
+  const config: CorralConfig = await loadConfig(
+    file,
+    options.configTimeoutMs === undefined ? {} : { timeoutMs: options.configTimeoutMs },
+  );
   const logger = await createLogger(options.logLevel);
   const orch = new WorkerOrchestrator({ ...config.orchestrator, logger });
   for (const worker of config.workers) orch.registerWorker(worker.name, worker.module, worker.options);

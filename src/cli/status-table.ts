@@ -91,11 +91,11 @@ export function renderStatusTable(
   status: StatusLike,
   configs: Readonly<Record<string, WorkerColumnsLike | undefined>> = {},
 ): string {
-  const names = Object.keys(status.workerStates).sort();
+  // Entries and own keys only: a worker named "__proto__" or "toString" is a worker like any other.
+  const workers = Object.entries(status.workerStates).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const rows: string[][] = [[...HEADERS]];
-  for (const name of names) {
-    const state = status.workerStates[name];
-    if (state) rows.push(rowOf(name, state, configs[name]));
+  for (const [name, state] of workers) {
+    rows.push(rowOf(name, state, Object.hasOwn(configs, name) ? configs[name] : undefined));
   }
 
   const lines = columns(HEADERS, rows, RIGHT_ALIGNED);

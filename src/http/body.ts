@@ -1,9 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './respond.ts';
 
-/** Default limit of a request body: payloads are job inputs, not uploads. */
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-
 /** What a body may be labelled as: JSON, or nothing (curl and scripts often omit the header). */
 function isJsonType(contentType: string | undefined): boolean {
   if (contentType === undefined || contentType.trim() === '') return true;
@@ -12,14 +9,8 @@ function isJsonType(contentType: string | undefined): boolean {
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(
-    413,
-    'ERR_PAYLOAD_TOO_LARGE',
-    `the request body is larger than ${limit} bytes`,
-    // What is left of the body would have to be read before the connection could carry another
-    // request: closing it after the answer costs less than draining an upload of unknown size.
-    { connection: 'close' },
-  );
+  // The handler closes the connection after the answer: what is left of the body is never read.
+  return new HttpError(413, 'ERR_PAYLOAD_TOO_LARGE', `the request body is larger than ${limit} bytes`);
 }
 
 function parse(text: string): unknown {
@@ -50,9 +41,9 @@ function preParsed(req: IncomingMessage, limit: number): { value: unknown } | un
 /**
  * Reads the request body as JSON: `undefined` when it is empty. Refuses (as {@link HttpError}) a
  * declared or actual size above `limit` (413) without buffering it, a content type other than JSON
- * (415), and malformed JSON (400).
+ * (415), malformed JSON (400), and a body still incomplete `timeoutMs` after reading began (408).
  */
-export async function readJsonBody(req: IncomingMessage, limit: number): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<unknown> {
   if (!isJsonType(req.headers['content-type'])) {
     throw new HttpError(415, 'ERR_UNSUPPORTED_MEDIA_TYPE', 'the request body must be application/json');
   }
@@ -61,7 +52,7 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
 
-  const text = await readText(req, limit);
+  const text = await readText(req, limit, timeoutMs);
   return parse(text);
 }
 
@@ -70,11 +61,20 @@ export async function readJsonBody(req: IncomingMessage, limit: number): Promise
  * request, and with it the socket, before the 413 could be sent. Here the rest of an oversized body
  * is simply not kept (Node discards what is left after the response ends).
  */
-function readText(req: IncomingMessage, limit: number): Promise<string> {
+function readText(req: IncomingMessage, limit: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    // The handler's own deadline: mounted in a host's server, only Node's requestTimeout (300 s by
+    // default) would otherwise end a body that drips in a byte at a time.
+    const deadline = setTimeout(() => {
+      cleanup();
+      reject(
+        new HttpError(408, 'ERR_REQUEST_TIMEOUT', `the request body did not arrive within ${timeoutMs} ms`),
+      );
+    }, timeoutMs);
     const cleanup = () => {
+      clearTimeout(deadline);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);

@@ -1,52 +1,25 @@
 /**
- * The HTTP interface of an orchestrator as a plain `(req, res)` function: mount it in a host's own
- * `node:http` server, in Express or Fastify, or let `orch.listen()` serve it. Reads are open; mutations need
- * the bearer token. Browsers cannot send that header cross-origin without a CORS preflight, which this
- * handler never grants, so a web page cannot drive it (no CSRF).
- *
- * Express strips its mount path from `req.url`: mount with `app.use('/corral', handler)` and no
- * `basePath`. Express body parsers may run first (a body they parsed is used). Fastify: in a route or
- * `onRequest` hook, `reply.hijack()` then `handler(request.raw, reply.raw)`; its JSON parser must not
- * have consumed the stream (use `onRequest`).
+ * The HTTP layer proper: routes, auth, bodies, metrics, events and the dashboard. Loaded on first use
+ * by `createHttpHandler` (lazy-handler.ts) and `orch.listen()` (server.ts). Reads are open; mutations
+ * need the bearer token. Browsers cannot send that header cross-origin without a CORS preflight, which
+ * this handler never grants, so a web page cannot drive it (no CSRF).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OrchestratorError } from '../errors.ts';
-import type { WorkerOrchestrator } from '../orchestrator.ts';
+import type { OrchestratorControl } from '../control.ts';
 import type { RunRecord } from '../store/store.ts';
 import type { Isolation, OrchestratorStatus, WorkerExecutionMode, WorkerStatus } from '../types.ts';
+import { DASHBOARD_ASSETS, sendAsset } from './assets.ts';
 import { BearerAuth } from './auth.ts';
-import { DEFAULT_MAX_BODY_BYTES, readJsonBody } from './body.ts';
-import { dashboardHtml } from './dashboard.ts';
+import { readJsonBody } from './body.ts';
+import { deadLetterJson, deadLetterPage } from './dead-letters.ts';
+import { HostCheck } from './host-check.ts';
 import { wireError } from './json.ts';
 import { LagMonitor } from './lag.ts';
 import { CorralMetrics } from './metrics.ts';
-import { HttpError, sendError, sendJson, toHttpError } from './respond.ts';
+import type { HttpHandler, ResolvedHttpOptions } from './options.ts';
+import { HttpError, sendError, sendJson, sendJsonText, toHttpError } from './respond.ts';
 import { match, pattern, type RoutePattern } from './router.ts';
 import { EventStream } from './sse.ts';
-
-/** Options of {@link createHttpHandler} (and of `orch.listen()`). */
-export interface HttpHandlerOptions {
-  /** Bearer token that mutating routes require. Without one, mutations are refused (403). */
-  token?: string | undefined;
-  /** Serve the routes under this prefix, e.g. `/corral` (then `GET /corral/status`). @default '' */
-  basePath?: string | undefined;
-  /** Largest request body accepted; beyond it: 413. @default 1 MiB */
-  maxBodyBytes?: number | undefined;
-  /** `GET /healthz` fails while the event loop ran this late in the last few seconds. @default 1000 */
-  maxEventLoopDelayMs?: number | undefined;
-  /** Length of one event-loop-delay window; `/healthz` looks at the last one or two. @default 5000 */
-  healthWindowMs?: number | undefined;
-  /** Interval of the comment lines that keep `GET /events` streams alive. @default 15000 */
-  heartbeatMs?: number | undefined;
-  /** Finished runs listed per worker by `GET /status` (a `?history=N` query overrides it). @default 20 */
-  historyLimit?: number | undefined;
-}
-
-/** A request handler for `node:http` with the resources it holds (event listeners, timers). */
-export type HttpHandler = ((req: IncomingMessage, res: ServerResponse) => void) & {
-  /** Ends the `/events` streams and releases the listeners and timers; later requests get 503. */
-  close(): void;
-};
 
 /** A worker in `GET /status`: its `getStatus()` entry plus its mode, isolation and latest runs. */
 export interface HttpWorkerStatus extends WorkerStatus {
@@ -78,6 +51,9 @@ interface Route {
   handle(ctx: RequestContext): void | Promise<void>;
 }
 
+/** Codes that, raised by a trigger, refuse its payload: the client's error, not the server's. */
+const PAYLOAD_REFUSED: ReadonlyMap<string, number> = new Map([['ERR_STORE', 422]]);
+
 /** Settles with `promise` if it settles within this event-loop turn, else reports it pending. */
 function settledThisTurn<T>(
   promise: Promise<T>,
@@ -98,60 +74,15 @@ function settledThisTurn<T>(
   });
 }
 
-function positiveOption(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new OrchestratorError(
-      'ERR_INVALID_OPTION',
-      `${name} must be a finite number > 0, got ${String(value)}`,
-    );
-  }
-  return value;
-}
-
-function normalizeBasePath(basePath: string | undefined): string {
-  if (basePath === undefined || basePath === '' || basePath === '/') return '';
-  if (typeof basePath !== 'string' || !basePath.startsWith('/') || /[?#]/.test(basePath)) {
-    throw new OrchestratorError(
-      'ERR_INVALID_OPTION',
-      `basePath must be a path starting with "/", got ${JSON.stringify(basePath)}`,
-    );
-  }
-  return basePath.replace(/\/+$/, '');
-}
-
-/**
- * Creates the HTTP handler of `orch`. It holds an event-loop-delay monitor (for `/healthz`),
- * listeners on `orch` (for `/metrics` and `/events`) and the open event streams: call
- * `handler.close()` when done with it (`orch.listen()` does).
- *
- * Routes, relative to `basePath`: `GET /` (dashboard), `GET /status`, `GET /healthz`, `GET /metrics`,
- * `GET /events`, `GET /dead-letters`; with `Authorization: Bearer <token>`:
- * `POST /workers/:name/trigger|enable|disable`, `POST /dead-letters/:id/replay`,
- * `DELETE /dead-letters/:id`. Errors are `{ error: { code, message } }`.
- *
- * @throws OrchestratorError `ERR_INVALID_OPTION` for an empty token, a bad base path or limit.
- *
- * @example
- * const handler = createHttpHandler(orch, { token: process.env.CORRAL_TOKEN, basePath: '/corral' });
- * http.createServer((req, res) => (req.url?.startsWith('/corral') ? handler(req, res) : app(req, res)));
- */
-export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandlerOptions = {}): HttpHandler {
-  if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) {
-    // An empty token would be a password everyone knows: refused rather than taken as "no auth".
-    throw new OrchestratorError('ERR_INVALID_OPTION', 'token must be a non-empty string');
-  }
-  const basePath = normalizeBasePath(options.basePath);
-  const maxBodyBytes = positiveOption('maxBodyBytes', options.maxBodyBytes, DEFAULT_MAX_BODY_BYTES);
-  const maxDelayMs = positiveOption('maxEventLoopDelayMs', options.maxEventLoopDelayMs, 1000);
-  const windowMs = positiveOption('healthWindowMs', options.healthWindowMs, 5000);
-  const heartbeatMs = positiveOption('heartbeatMs', options.heartbeatMs, 15_000);
-  const historyLimit = positiveOption('historyLimit', options.historyLimit, 20);
-
+/** The handler of `orch` with options already checked (see `createHttpHandler` for the routes). */
+export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHttpOptions): HttpHandler {
+  const { basePath, maxBodyBytes, historyLimit } = options;
+  const maxDelayMs = options.maxEventLoopDelayMs;
   const auth = new BearerAuth(options.token);
-  const lag = new LagMonitor(windowMs);
+  const hosts = new HostCheck(options.allowedHosts);
+  const lag = new LagMonitor(options.healthWindowMs);
   const metrics = new CorralMetrics(orch);
-  const events = new EventStream(orch, heartbeatMs);
+  const events = new EventStream(orch, options.heartbeatMs);
   let closed = false;
 
   const status = ({ res, url }: RequestContext) => {
@@ -193,14 +124,16 @@ export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandler
 
   const trigger = async ({ req, res, params }: RequestContext) => {
     const name = params.name as string;
-    const payload = await readJsonBody(req, maxBodyBytes);
+    const payload = await readJsonBody(req, maxBodyBytes, options.bodyTimeoutMs);
     // triggerWorker resolves only when the run has ended; the caller gets 202 as soon as it is queued.
     // Its refusals are immediate (false, or ERR_QUEUE_FULL), so one event-loop turn tells them apart.
     const outcome = await settledThisTurn(orch.triggerWorker(name, payload));
-    if (outcome.state === 'rejected') throw toHttpError(outcome.error);
+    // Refused at the call, ERR_STORE means the store cannot keep this payload: the caller's input.
+    if (outcome.state === 'rejected') throw toHttpError(outcome.error, PAYLOAD_REFUSED);
     if (outcome.state === 'fulfilled' && !outcome.value) {
       const { state, workerStates } = orch.getStatus();
-      const worker = workerStates[name];
+      // An own key only: "constructor" or "toString" must not find what every object inherits.
+      const worker = Object.hasOwn(workerStates, name) ? workerStates[name] : undefined;
       if (worker === undefined) throw new HttpError(404, 'ERR_UNKNOWN_WORKER', `no worker named "${name}"`);
       if (state !== 'running') throw new HttpError(503, 'ERR_NOT_RUNNING', `the orchestrator is ${state}`);
       const why = worker.breaker === 'open' ? 'its circuit breaker is open' : 'it is disabled';
@@ -215,7 +148,8 @@ export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandler
       const name = params.name as string;
       if (enable) orch.enableWorker(name);
       else orch.disableWorker(name);
-      const worker = orch.getStatus().workerStates[name];
+      const { workerStates } = orch.getStatus();
+      const worker = Object.hasOwn(workerStates, name) ? workerStates[name] : undefined;
       sendJson(res, 200, { name, enabled: worker?.enabled ?? enable, breaker: worker?.breaker ?? 'closed' });
     };
 
@@ -244,32 +178,19 @@ export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandler
 
   const removeDeadLetter = ({ res, params }: RequestContext) => {
     const id = params.id as string;
-    if (!orch.deadLetters.remove(id)) {
-      throw new HttpError(404, 'ERR_UNKNOWN_DEAD_LETTER', `no dead letter with id "${id}"`);
-    }
+    if (!orch.deadLetters.remove(id)) throw unknownDeadLetter(id);
     sendJson(res, 200, { removed: true, id });
   };
 
   const routes: Route[] = [
-    {
-      method: 'GET',
-      path: pattern('/'),
-      mutation: false,
-      handle: ({ res }) => {
-        const html = dashboardHtml();
-        res.writeHead(200, {
-          'content-type': 'text/html; charset=utf-8',
-          'content-length': String(Buffer.byteLength(html)),
-          'cache-control': 'no-store',
-          'x-content-type-options': 'nosniff',
-          // The page holds buttons that act with the token: never inside someone else's frame.
-          'content-security-policy': "frame-ancestors 'none'",
-          'x-frame-options': 'DENY',
-          'referrer-policy': 'no-referrer',
-        });
-        res.end(html);
-      },
-    },
+    ...[...DASHBOARD_ASSETS].map(
+      ([path, asset]): Route => ({
+        method: 'GET',
+        path: pattern(path),
+        mutation: false,
+        handle: ({ res }) => sendAsset(res, asset),
+      }),
+    ),
     { method: 'GET', path: pattern('/status'), mutation: false, handle: status },
     { method: 'GET', path: pattern('/healthz'), mutation: false, handle: healthz },
     {
@@ -299,15 +220,26 @@ export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandler
           res.end();
           return;
         }
-        events.open(res);
+        const lastEventId = req.headers['last-event-id'];
+        events.open(res, typeof lastEventId === 'string' ? lastEventId : undefined);
       },
     },
     {
       method: 'GET',
       path: pattern('/dead-letters'),
       mutation: false,
-      handle: ({ res, url }) =>
-        sendJson(res, 200, orch.deadLetters.list(url.searchParams.get('worker') ?? undefined)),
+      handle: ({ res, url }) => sendJsonText(res, 200, deadLetterPage(orch.deadLetters, url.searchParams)),
+    },
+    {
+      method: 'GET',
+      path: pattern('/dead-letters/:id'),
+      mutation: false,
+      handle: ({ res, params }) => {
+        const id = params.id as string;
+        const entry = orch.deadLetters.get(id);
+        if (entry === undefined) throw unknownDeadLetter(id);
+        sendJsonText(res, 200, deadLetterJson(entry, true));
+      },
     },
     { method: 'POST', path: pattern('/workers/:name/trigger'), mutation: true, handle: trigger },
     { method: 'POST', path: pattern('/workers/:name/enable'), mutation: true, handle: toggle(true) },
@@ -318,6 +250,7 @@ export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandler
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (closed) throw new HttpError(503, 'ERR_HANDLER_CLOSED', 'this HTTP handler has been closed');
+    hosts.checkHost(req);
     const url = parseUrl(req.url ?? '/');
     let pathname = url.pathname;
     if (basePath !== '') {
@@ -340,7 +273,10 @@ export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandler
         continue;
       }
       // Before the body is read: unauthenticated clients cannot make the server buffer anything.
-      if (route.mutation) auth.check(req.headers.authorization);
+      if (route.mutation) {
+        hosts.checkOrigin(req);
+        auth.check(req.headers.authorization);
+      }
       await route.handle({ req, res, url, params });
       return;
     }
@@ -354,6 +290,10 @@ export function createHttpHandler(orch: WorkerOrchestrator, options: HttpHandler
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     serve(req, res).catch((error: unknown) => {
       try {
+        // A body not read to its end (refused before reading, too large, too slow): the connection
+        // closes after the answer (node:http then destroys the socket once the answer is flushed)
+        // rather than read on, maybe endlessly, to keep it alive for another request.
+        if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
         sendError(res, toHttpError(error));
       } catch {
         res.destroy(); // the connection is already gone
@@ -380,6 +320,10 @@ function parseUrl(target: string): URL {
   } catch {
     throw new HttpError(400, 'ERR_BAD_REQUEST', 'the request target is not a valid URL');
   }
+}
+
+function unknownDeadLetter(id: string): HttpError {
+  return new HttpError(404, 'ERR_UNKNOWN_DEAD_LETTER', `no dead letter with id "${id}"`);
 }
 
 function notFound(pathname: string): HttpError {

@@ -38,16 +38,28 @@ function cycleSafeReplacer(): (key: string, value: unknown) => unknown {
   };
 }
 
-/** `JSON.stringify` that never throws: Errors become {@link WireError}, bigints strings, cycles '[Circular]'. */
-export function toJson(value: unknown): string {
+/**
+ * The JSON of `value` with {@link replacer} (cycles cut into '[Circular]'), or the error that made it
+ * impossible (a throwing `toJSON`, or nesting deeper than the stack).
+ */
+export function tryToJson(value: unknown): { text: string } | { error: unknown } {
   try {
-    return JSON.stringify(value, replacer) ?? 'null';
+    return { text: JSON.stringify(value, replacer) ?? 'null' };
   } catch {
     // A cycle (or a throwing toJSON): the slower, cycle-aware pass only for values that need it.
     try {
-      return JSON.stringify(value, cycleSafeReplacer()) ?? 'null';
+      return { text: JSON.stringify(value, cycleSafeReplacer()) ?? 'null' };
     } catch (error) {
-      return JSON.stringify({ unserializable: error instanceof Error ? error.message : String(error) });
+      return { error };
     }
   }
+}
+
+/** `JSON.stringify` that never throws: Errors become {@link WireError}, bigints strings, cycles '[Circular]'. */
+export function toJson(value: unknown): string {
+  const out = tryToJson(value);
+  if ('text' in out) return out.text;
+  return JSON.stringify({
+    unserializable: out.error instanceof Error ? out.error.message : String(out.error),
+  });
 }

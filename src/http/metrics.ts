@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { OrchestratorControl } from '../control.ts';
 import type { OrchestratorEvents } from '../events.ts';
-import type { WorkerOrchestrator } from '../orchestrator.ts';
 import type { BreakerState } from '../types.ts';
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -19,7 +19,7 @@ const MAX_OPEN_RUNS = 10_000;
  */
 export class CorralMetrics {
   readonly registry = new Registry();
-  readonly #orch: WorkerOrchestrator;
+  readonly #orch: OrchestratorControl;
   readonly #runs: Counter<'worker' | 'outcome'>;
   readonly #retries: Counter<'worker'>;
   readonly #timeouts: Counter<'worker'>;
@@ -41,7 +41,7 @@ export class CorralMetrics {
     if (!e.willRetry) this.#ended(e.name, e.runId, undefined);
   };
 
-  constructor(orch: WorkerOrchestrator) {
+  constructor(orch: OrchestratorControl) {
     this.#orch = orch;
     const registers = [this.registry];
     const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>

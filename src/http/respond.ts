@@ -17,26 +17,31 @@ export class HttpError extends Error {
   }
 }
 
-/** HTTP status of each `OrchestratorError` code a route can meet (DESIGN 1.6). */
-const STATUS_OF_CODE: Readonly<Record<string, number>> = {
-  ERR_UNKNOWN_WORKER: 404,
-  ERR_UNKNOWN_DEAD_LETTER: 404,
-  ERR_WORKER_DISABLED: 409,
-  ERR_QUEUE_FULL: 429,
-  ERR_NOT_RUNNING: 503,
-  ERR_INVALID_OPTION: 400,
-};
+/**
+ * HTTP status of each `OrchestratorError` code a route can meet (DESIGN 1.6). A Map: a code read from an
+ * error is never looked up among the keys every object inherits.
+ */
+const STATUS_OF_CODE: ReadonlyMap<string, number> = new Map([
+  ['ERR_UNKNOWN_WORKER', 404],
+  ['ERR_UNKNOWN_DEAD_LETTER', 404],
+  ['ERR_WORKER_DISABLED', 409],
+  ['ERR_PAYLOAD_TOO_LARGE', 413],
+  ['ERR_QUEUE_FULL', 429],
+  ['ERR_NOT_RUNNING', 503],
+  ['ERR_INVALID_OPTION', 400],
+]);
 
 /**
  * The {@link HttpError} for an error thrown by the orchestrator, matched on `code` rather than
- * `instanceof` (the README's advice: codes survive duplicate copies of the library).
+ * `instanceof` (the README's advice: codes survive duplicate copies of the library). `overrides`
+ * gives a route's own status for a code (e.g. `ERR_STORE` refusing the payload of a trigger).
  */
-export function toHttpError(error: unknown): HttpError {
+export function toHttpError(error: unknown, overrides: ReadonlyMap<string, number> = new Map()): HttpError {
   if (error instanceof HttpError) return error;
   const code = (error as { code?: unknown } | null)?.code;
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code === 'string') {
-    const status = STATUS_OF_CODE[code];
+    const status = overrides.get(code) ?? STATUS_OF_CODE.get(code);
     if (status !== undefined) return new HttpError(status, code, message);
   }
   return new HttpError(500, 'ERR_INTERNAL', message);
@@ -49,7 +54,16 @@ export function sendJson(
   body: unknown,
   headers: Readonly<Record<string, string>> = {},
 ): void {
-  const text = toJson(body);
+  sendJsonText(res, status, toJson(body), headers);
+}
+
+/** Sends `text`, already JSON, as {@link sendJson} does. */
+export function sendJsonText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(text)),

@@ -16,7 +16,7 @@ export function pattern(path: string): RoutePattern {
 export function match(route: RoutePattern, pathname: string): Record<string, string> | undefined {
   const parts = pathname.split('/').filter((s) => s !== '');
   if (parts.length !== route.segments.length) return undefined;
-  const params: Record<string, string> = {};
+  const params: Record<string, string> = Object.create(null);
   for (let i = 0; i < parts.length; i++) {
     const expected = route.segments[i] as string;
     const actual = parts[i] as string;

@@ -1,9 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { WorkerOrchestrator } from '../orchestrator.ts';
-import { createHttpHandler, type HttpHandlerOptions } from './handler.ts';
+import type { OrchestratorControl } from '../control.ts';
+import { buildHttpHandler } from './handler.ts';
+import { type HttpHandlerOptions, resolveHttpOptions } from './options.ts';
 
-/** Options of `orch.listen()`: where to listen, and those of {@link createHttpHandler}. */
+/** Options of `orch.listen()`: where to listen, and those of `createHttpHandler`. */
 export interface ListenOptions extends HttpHandlerOptions {
   /** `0` picks a free port (read it from `url`). @default 0 */
   port?: number | undefined;
@@ -28,12 +29,12 @@ function urlHost(address: string): string {
 }
 
 /**
- * Serves {@link createHttpHandler}`(orch, options)` on its own `node:http` server, on
+ * Serves `createHttpHandler(orch, options)` on its own `node:http` server, on
  * `127.0.0.1` and a free port unless told otherwise. Rejects if the port cannot be bound.
  */
-export function listen(orch: WorkerOrchestrator, options: ListenOptions = {}): Promise<HttpServerHandle> {
+export function listen(orch: OrchestratorControl, options: ListenOptions = {}): Promise<HttpServerHandle> {
   const { port = 0, host = '127.0.0.1', ...handlerOptions } = options;
-  const handler = createHttpHandler(orch, handlerOptions);
+  const handler = buildHttpHandler(orch, resolveHttpOptions(handlerOptions));
   /**
    * Responses in flight per open socket. `server.closeIdleConnections()` does not count a socket on
    * which no request has started yet (fetch clients open those) as idle, so close() would wait for its

@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { OrchestratorControl } from '../control.ts';
 import type { OrchestratorEventName } from '../events.ts';
-import type { WorkerOrchestrator } from '../orchestrator.ts';
 import { toJson } from './json.ts';
 
 /** Every orchestrator event; a Record so that the compiler flags an event added to the contract. */
@@ -19,6 +20,17 @@ const EVENTS = Object.keys(EVENT_NAMES) as OrchestratorEventName[];
 /** A client that reads slower than events come is cut off past this backlog rather than buffered forever. */
 const MAX_BACKLOG_BYTES = 1024 * 1024;
 
+/** Events kept for clients that reconnect (`Last-Event-ID`): the last this many, within this many bytes. */
+const REPLAY_EVENTS = 1000;
+const REPLAY_BYTES = 4 * 1024 * 1024;
+/** Events are recorded while a client is connected and this long after the last one left. */
+const REPLAY_LINGER_MS = 10 * 60 * 1000;
+
+interface Recorded {
+  seq: number;
+  frame: string;
+}
+
 interface Client {
   res: ServerResponse;
   heartbeat: NodeJS.Timeout;
@@ -26,17 +38,27 @@ interface Client {
 
 /**
  * Server-sent events: every orchestrator event goes to every connected client as
- * `event: <name>\ndata: <json>\n\n`. One listener per event on the orchestrator, attached while at
- * least one client is connected, whatever the number of clients (no MaxListeners warnings, and each
- * payload is serialized once).
+ * `id: <id>\nevent: <name>\ndata: <json>\n\n`. One listener per event on the orchestrator, whatever
+ * the number of clients (no MaxListeners warnings, and each payload is serialized once), attached
+ * while a client is connected and for a while after the last one left: the events of that time are
+ * kept (the last 1000) and sent to a client that reconnects with `Last-Event-ID`, as browsers'
+ * EventSource does, so a dashboard that lost its connection for a moment misses nothing.
+ *
+ * Ids are `<stream>-<n>`: `<stream>` is random per handler, so an id from another server (before a
+ * restart) is recognised as such, and such a client gets every event kept.
  */
 export class EventStream {
-  readonly #orch: WorkerOrchestrator;
+  readonly #orch: OrchestratorControl;
   readonly #heartbeatMs: number;
   readonly #clients = new Set<Client>();
   readonly #listeners = new Map<OrchestratorEventName, (payload: unknown) => void>();
+  readonly #stream = randomBytes(6).toString('base64url');
+  readonly #recorded: Recorded[] = [];
+  #recordedBytes = 0;
+  #seq = 0;
+  #linger: NodeJS.Timeout | undefined;
 
-  constructor(orch: WorkerOrchestrator, heartbeatMs: number) {
+  constructor(orch: OrchestratorControl, heartbeatMs: number) {
     this.#orch = orch;
     this.#heartbeatMs = heartbeatMs;
   }
@@ -46,8 +68,11 @@ export class EventStream {
     return this.#clients.size;
   }
 
-  /** Turns the response into an event stream until the client leaves or {@link close} is called. */
-  open(res: ServerResponse): void {
+  /**
+   * Turns the response into an event stream until the client leaves or {@link close} is called. With
+   * `lastEventId` (the `Last-Event-ID` header of a reconnection), the events kept since then come first.
+   */
+  open(res: ServerResponse, lastEventId?: string): void {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -64,8 +89,13 @@ export class EventStream {
     };
     // The connection itself keeps the process alive while it is open; the timer need not.
     client.heartbeat.unref();
+    if (lastEventId !== undefined) {
+      for (const { frame } of this.#since(lastEventId)) res.write(frame);
+    }
     this.#clients.add(client);
-    if (this.#clients.size === 1) this.#attach();
+    clearTimeout(this.#linger);
+    this.#linger = undefined;
+    if (this.#listeners.size === 0) this.#attach();
     // 'close' on the response: the client went away (or the stream was ended); not on the request,
     // whose 'close' only says its (empty) body was read.
     res.once('close', () => this.#remove(client));
@@ -77,22 +107,43 @@ export class EventStream {
       this.#remove(client);
       client.res.end();
     }
+    this.#detach();
+  }
+
+  /** The recorded events after `lastEventId`: all of them if it is not one of this stream's. */
+  #since(lastEventId: string): Recorded[] {
+    const [stream, n] = lastEventId.trim().split('-');
+    const seq = Number(n);
+    if (stream !== this.#stream || !Number.isInteger(seq)) return this.#recorded;
+    return this.#recorded.filter((event) => event.seq > seq);
   }
 
   #attach(): void {
     for (const event of EVENTS) {
-      const listener = (payload: unknown) => this.#broadcast(`event: ${event}\ndata: ${toJson(payload)}\n\n`);
+      const listener = (payload: unknown) => {
+        const seq = ++this.#seq;
+        this.#broadcast(seq, `id: ${this.#stream}-${seq}\nevent: ${event}\ndata: ${toJson(payload)}\n\n`);
+      };
       this.#listeners.set(event, listener);
       this.#orch.on(event, listener);
     }
   }
 
   #detach(): void {
+    clearTimeout(this.#linger);
+    this.#linger = undefined;
     for (const [event, listener] of this.#listeners) this.#orch.off(event, listener);
     this.#listeners.clear();
+    this.#recorded.length = 0;
+    this.#recordedBytes = 0;
   }
 
-  #broadcast(frame: string): void {
+  #broadcast(seq: number, frame: string): void {
+    this.#recorded.push({ seq, frame });
+    this.#recordedBytes += frame.length;
+    while (this.#recorded.length > REPLAY_EVENTS || this.#recordedBytes > REPLAY_BYTES) {
+      this.#recordedBytes -= (this.#recorded.shift() as Recorded).frame.length;
+    }
     for (const client of this.#clients) this.#write(client, frame);
   }
 
@@ -108,6 +159,10 @@ export class EventStream {
   #remove(client: Client): void {
     if (!this.#clients.delete(client)) return;
     clearInterval(client.heartbeat);
-    if (this.#clients.size === 0) this.#detach();
+    if (this.#clients.size === 0 && this.#listeners.size > 0) {
+      // Keep recording for a while: the client may be reconnecting and should miss nothing.
+      this.#linger = setTimeout(() => this.#detach(), REPLAY_LINGER_MS);
+      this.#linger.unref();
+    }
   }
 }

@@ -294,7 +294,7 @@ describe('corral run and the client commands', { timeout: 180_000 }, () => {
 
     const listed = await waitFor(
       async () => {
-        const list = await corral(['dead-letters', 'list', '--json'], env);
+        const list = await corral(['dead-letters', 'list', '--json', '--payload'], env);
         assert.equal(list.code, 0, describeResult(list));
         const entries = JSON.parse(list.stdout) as DeadLetterJson[];
         return entries.length > 0 ? entries : undefined;

@@ -1,11 +1,11 @@
 // HTTP layer (DESIGN 3b "Operating"): every route on a real server on 127.0.0.1, auth, body limits,
 // Prometheus text, server-sent events, health, a handler mounted in a host's own server, clean close.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dashboardHtml } from '../../src/http/dashboard.ts';
 import type { ListenOptions } from '../../src/http/server.ts';
 import {
   createHttpHandler,
@@ -17,6 +17,11 @@ import { gate, isCode, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { TRIGGERED } = WorkerExecutionMode;
 const TOKEN = 'test-token-0123456789';
+
+/** A file of the dashboard as it is in the repository (served as is). */
+function dashboardFile(name: string): string {
+  return readFileSync(new URL(`../../src/http/dashboard/${name}`, import.meta.url), 'utf8');
+}
 
 /** `orch.listen(options)` on 127.0.0.1, closed when the test ends. */
 async function serve(t: TestContext, orch: WorkerOrchestrator, options: ListenOptions = {}) {
@@ -219,15 +224,36 @@ async function scrape(base: string): Promise<Sample[]> {
 
 // ------------------------------------------------------------------ read routes
 
-test('GET / serves the dashboard page', async (t) => {
+test('GET / serves the dashboard page, its stylesheet and script as files, under a strict CSP', async (t) => {
   const orch = useOrchestrator(t);
   const { url } = await serve(t, orch);
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
-  const reply = await call(url, 'GET', '/', { token: null });
-  assert.equal(reply.status, 200);
-  assert.match(reply.headers.get('content-type') ?? '', /^text\/html/);
-  assert.equal(reply.text, dashboardHtml());
-  assert.match(reply.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+  for (const [path, file, type] of [
+    ['/', 'index.html', /^text\/html/],
+    ['dashboard.css', 'dashboard.css', /^text\/css/],
+    ['dashboard.js', 'dashboard.js', /^text\/javascript/],
+  ] as const) {
+    const reply = await call(url, 'GET', path, { token: null });
+    assert.equal(reply.status, 200, path);
+    assert.match(reply.headers.get('content-type') ?? '', type, path);
+    assert.equal(reply.text, dashboardFile(file), path);
+    const csp = reply.headers.get('content-security-policy') ?? '';
+    for (const directive of [
+      "default-src 'self'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "frame-ancestors 'none'",
+    ]) {
+      assert.ok(csp.split(/;\s*/).includes(directive), `${path}: ${directive} in ${csp}`);
+    }
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  }
+  // Nothing inline for that policy to block: the page only links its two files.
+  const html = dashboardFile('index.html');
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)/);
+  assert.doesNotMatch(html, /<style|\sstyle=|\son[a-z]+=/i);
+  assert.match(html, /<script src="dashboard\.js" defer><\/script>/);
+  assert.match(html, /<link rel="stylesheet" href="dashboard\.css">/);
 });
 
 test('GET /status: getStatus() with, per worker, its mode, isolation and latest runs', async (t) => {
@@ -274,13 +300,12 @@ test('GET /dead-letters lists the dead letters, optionally of one worker', async
   await assert.rejects(orch.run('b', { n: 2 }));
   const { url } = await serve(t, orch);
 
-  const all = await call(url, 'GET', 'dead-letters', { token: null });
+  const all = await call(url, 'GET', 'dead-letters?payload=1', { token: null });
   assert.equal(all.status, 200);
-  assert.deepEqual(all.json, orch.deadLetters.list());
-  assert.equal(all.json.length, 2);
-  const ofA = await call(url, 'GET', 'dead-letters?worker=a', { token: null });
+  assert.deepEqual(all.json, { deadLetters: orch.deadLetters.list(), next: null, total: 2 });
+  const ofA = await call(url, 'GET', 'dead-letters?worker=a&payload=1', { token: null });
   assert.deepEqual(
-    ofA.json.map((d: DeadLetter) => [d.name, d.payload]),
+    ofA.json.deadLetters.map((d: DeadLetter) => [d.name, d.payload]),
     [['a', { n: 1 }]],
   );
 });
@@ -430,7 +455,8 @@ test('GET /events streams worker:start and worker:success of a triggered run', a
     executionMode: TRIGGERED,
   });
   await orch.start();
-  const { url } = await serve(t, orch);
+  const server = await serve(t, orch);
+  const { url } = server;
   const baseline = orch.listenerCount('worker:start');
   const stream = await openEvents(url);
   t.after(() => stream.abort());
@@ -445,15 +471,18 @@ test('GET /events streams worker:start and worker:success of a triggered run', a
   assert.deepEqual(success.result, { doubled: 42 });
   assert.equal(typeof success.durationMs, 'number');
 
-  // One listener per event, whatever the number of clients; gone once the last client leaves.
+  // One listener per event, whatever the number of clients; kept a while after the last client left
+  // (events are recorded for a reconnection with Last-Event-ID), released when the handler closes.
   assert.equal(orch.listenerCount('worker:start'), baseline + 1);
   const second = await openEvents(url);
   await waitFor(() => second.frames.length > 0);
   assert.equal(orch.listenerCount('worker:start'), baseline + 1);
   await second.abort();
   await stream.abort();
-  await waitFor(() => orch.listenerCount('worker:start') === baseline, 2000, 'listeners removed');
-  assert.equal(orch.listenerCount('worker:success'), baseline);
+  assert.equal(orch.listenerCount('worker:start'), baseline + 1);
+  await server.close();
+  await waitFor(() => orch.listenerCount('worker:start') === 0, 2000, 'listeners removed');
+  assert.equal(orch.listenerCount('worker:success'), 0);
   assert.equal(orch.listenerCount('worker:dead-letter'), 0);
 });
 
@@ -746,7 +775,11 @@ test('createHttpHandler works mounted under a base path in a plain node:http ser
   assert.equal((await call(base, 'GET', 'status', { token: null })).json.state, 'running');
   assert.equal((await call(base, 'GET', 'healthz', { token: null })).status, 200);
   assert.equal((await call(base, 'GET', '/elsewhere', { token: null })).text, 'host app');
-  assert.equal((await call(base, 'GET', '', { token: null })).text, dashboardHtml());
+  assert.equal((await call(base, 'GET', '', { token: null })).text, dashboardFile('index.html'));
+  assert.equal(
+    (await call(base, 'GET', 'dashboard.js', { token: null })).text,
+    dashboardFile('dashboard.js'),
+  );
   const redirect = await fetch(base.slice(0, -1), { redirect: 'manual' });
   assert.equal(redirect.status, 308);
   assert.equal(redirect.headers.get('location'), '/ops/corral/');

@@ -1,0 +1,12 @@
+// Part of `npm run build`: copies the dashboard's files (HTML, CSS, JS; served as they are) from
+// src/http/dashboard/ to dist/http/dashboard/, where the built HTTP layer looks for them.
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+
+const from = new URL('../src/http/dashboard/', import.meta.url);
+const to = new URL('../dist/http/dashboard/', import.meta.url);
+const served = /\.(html|css|js)$/;
+
+mkdirSync(to, { recursive: true });
+for (const name of readdirSync(from)) {
+  if (served.test(name)) cpSync(new URL(name, from), new URL(name, to));
+}
