@@ -473,7 +473,11 @@ test('item 8 (prototype keys): a real worker named "__proto__" runs and shows in
     const reply = await raw(url, 'POST', `workers/${name}/trigger`, auth);
     assert.equal(reply.status, 202);
   }
-  await waitFor(() => orch.getStatus().workerStates.__proto__?.totals.succeeded === 1);
+  await waitFor(
+    () =>
+      Object.getOwnPropertyDescriptor(orch.getStatus().workerStates, '__proto__')?.value?.totals.succeeded ===
+      1,
+  );
   const status = await raw(url, 'GET', 'status');
   assert.deepEqual(Object.keys(status.json.workerStates).sort(), ['__proto__', 'constructor']);
   const metrics = await raw(url, 'GET', 'metrics');
