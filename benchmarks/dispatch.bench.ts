@@ -1,7 +1,10 @@
 // Dispatch: what corral adds to one run, next to the raw mechanism it is built on. Triggered runs of a
 // no-op job and of a ~1 ms CPU job, 2 threads / 2 children, 64 runs in flight, interleaved rounds:
 // corral thread vs raw piscina; corral process vs a raw fork pool (same IPC serialization);
-// corral inline vs a plain async call. Runs/s, p50/p99 latency per run, host CPU per run.
+// corral inline vs a plain async call. Runs/s, p50/p99 latency per run, host CPU per run. The no-op
+// job also gets the limit row of process dispatch: a bare echo pool (2 forked children that send each
+// message straight back, same serialization, one message in flight per child, a FIFO in the parent,
+// the payload sent as is): what any fork pool pays for the IPC round trip alone.
 import { fileURLToPath } from 'node:url';
 import { WorkerExecutionMode, WorkerOrchestrator } from 'corral';
 import { Piscina } from 'piscina';
@@ -69,6 +72,15 @@ function rawPiscina(job: Job, total: number): Variant<Measure> {
   };
 }
 
+function echoPool(total: number): Variant<Measure> {
+  const pool = new RawForkPool('echo', 2);
+  return {
+    name: 'bare echo pool (limit)',
+    round: () => measure(total, () => pool.run(jobs.noop.payload)),
+    teardown: () => pool.close(),
+  };
+}
+
 function rawFork(job: Job, total: number): Variant<Measure> {
   const { file, payload } = jobs[job];
   const pool = new RawForkPool(file, 2);
@@ -90,21 +102,23 @@ header('dispatch: corral vs the raw mechanism', { inFlight: IN_FLIGHT, rounds: R
 const rows: (string | number)[][] = [];
 for (const job of Object.keys(jobs) as Job[]) {
   const n = job === 'noop' ? 20_000 : 2_000;
-  const pairs: [Variant<Measure>, Variant<Measure>][] = [
+  // Each group: corral, the raw mechanism it is compared with, and (process, no-op) the limit.
+  const groups: Variant<Measure>[][] = [
     [corral('thread', job, n), rawPiscina(job, n)],
-    [corral('process', job, n), rawFork(job, n)],
+    [corral('process', job, n), rawFork(job, n), ...(job === 'noop' ? [echoPool(n)] : [])],
     [corral('inline', job, job === 'noop' ? 100_000 : n), await plainCall(job, job === 'noop' ? 100_000 : n)],
   ];
-  for (const [a, b] of pairs) {
-    const out = await interleave([a, b], ROUNDS);
-    const ra = out.get(a.name);
-    const rb = out.get(b.name);
-    if (ra === undefined || rb === undefined) continue;
-    results[`${job}: ${a.name} vs ${b.name}`] = { [a.name]: ra, [b.name]: rb };
-    for (const [name, r] of [
-      [a.name, ra],
-      [b.name, rb],
-    ] as const) {
+  for (const group of groups) {
+    const out = await interleave(group, ROUNDS);
+    const measured = group.map((v) => [v.name, out.get(v.name)] as const);
+    const [a, b, ...limits] = measured;
+    if (a?.[1] === undefined || b?.[1] === undefined) continue;
+    const ra = a[1];
+    results[`${job}: ${group.map((v) => v.name).join(' vs ')}`] = Object.fromEntries(measured);
+    for (const [name, r] of measured) {
+      if (r === undefined) continue;
+      const vsRaw = `${(ra.runsPerSec.median / b[1].runsPerSec.median).toFixed(2)}×`;
+      const vsLimit = `corral at ${(ra.runsPerSec.median / r.runsPerSec.median).toFixed(2)}× of it`;
       rows.push([
         job,
         name,
@@ -112,7 +126,7 @@ for (const job of Object.keys(jobs) as Job[]) {
         r.p50us.median.toFixed(0),
         r.p99us.median.toFixed(0),
         r.cpuUsPerRun.median.toFixed(1),
-        name === a.name ? `${(ra.runsPerSec.median / rb.runsPerSec.median).toFixed(2)}×` : '',
+        name === a[0] ? vsRaw : limits.some(([l]) => l === name) ? vsLimit : '',
       ]);
     }
   }

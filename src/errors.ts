@@ -25,6 +25,25 @@ export type OrchestratorErrorCode =
  */
 export type FailureReason = 'error' | 'timeout' | 'crash' | 'memory' | 'stalled' | 'aborted' | 'load';
 
+/**
+ * Brands that make `instanceof` hold across two installed copies of corral (an app and a plugin
+ * each with their own): `Symbol.for` gives both copies the same symbol, and each class checks it
+ * in `static [Symbol.hasInstance]` instead of its own prototype (as undici's errors do).
+ */
+const ORCHESTRATOR_ERROR = Symbol.for('corral.OrchestratorError');
+const RUN_ERROR = Symbol.for('corral.RunError');
+
+/** Whether `value` carries `brand`; a subclass of the branded class keeps the ordinary prototype check. */
+function branded(
+  cls: abstract new (...args: never[]) => unknown,
+  base: unknown,
+  brand: symbol,
+  value: unknown,
+) {
+  if (cls !== base) return Function.prototype[Symbol.hasInstance].call(cls, value);
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
 /** Misuse of the API: bad options, unknown names, calls in the wrong state. Check `code`. */
 export class OrchestratorError extends Error {
   override readonly name = 'OrchestratorError';
@@ -34,7 +53,15 @@ export class OrchestratorError extends Error {
     super(message, options);
     this.code = code;
   }
+
+  /** True for an OrchestratorError of any copy of corral. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof (maybe a subclass)
+    return branded(this, OrchestratorError, ORCHESTRATOR_ERROR, value);
+  }
 }
+// On the prototype, not enumerable: not an own field that serializeError would copy.
+Object.defineProperty(OrchestratorError.prototype, ORCHESTRATOR_ERROR, { value: true });
 
 /** A run that failed after its last attempt (or was aborted). Check `reason`. */
 export class RunError extends Error {
@@ -52,7 +79,14 @@ export class RunError extends Error {
     this.reason = reason;
     this.attempts = attempts;
   }
+
+  /** True for a RunError of any copy of corral. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class on the right of instanceof (maybe a subclass)
+    return branded(this, RunError, RUN_ERROR, value);
+  }
 }
+Object.defineProperty(RunError.prototype, RUN_ERROR, { value: true });
 
 /** An error as it crosses a thread or process boundary: plain data, custom fields kept. */
 export interface SerializedError {

@@ -91,10 +91,9 @@ export class Journal {
     for (const [id, entry] of this.#runs) {
       if (entry.over === true) changes.push({ type: 'run-over', id });
       else if (entry.queued !== undefined) {
-        changes.push({
-          type: 'run-queued',
-          run: { ...entry.queued, attempts: entry.attempts ?? entry.queued.attempts },
-        });
+        const run =
+          entry.attempts === undefined ? entry.queued : { ...entry.queued, attempts: entry.attempts };
+        changes.push({ type: 'run-queued', run });
       } else if (entry.attempts !== undefined)
         changes.push({ type: 'run-started', id, attempts: entry.attempts });
     }

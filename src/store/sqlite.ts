@@ -1,43 +1,60 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { deserialize, serialize } from 'node:v8';
+import { deserialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import { OrchestratorError } from '../errors.ts';
 import type { DeadLetter } from '../types.ts';
 import {
-  HISTORY_PER_WORKER,
-  type RunRecord,
-  type Store,
-  type StoreChange,
-  type StoredRun,
-  type StoredState,
-  type StoredWorkerState,
-} from './store.ts';
+  AUTO_VACUUM_INCREMENTAL,
+  type DeadLetterRow,
+  type HistoryRow,
+  MIGRATIONS,
+  type RunRow,
+} from './sqlite-schema.ts';
+import { WAL_SIZE_LIMIT, Writer } from './sqlite-writer.ts';
+import type { RunRecord, Store, StoreChange, StoredRun, StoredState, StoredWorkerState } from './store.ts';
 
-/** Schema migrations, in order; `PRAGMA user_version` is the number applied. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE runs (
-     id TEXT PRIMARY KEY, seq INTEGER NOT NULL, worker TEXT NOT NULL, origin TEXT NOT NULL,
-     payload BLOB, priority INTEGER NOT NULL, enqueued_at INTEGER NOT NULL,
-     attempts INTEGER NOT NULL DEFAULT 0, run_key TEXT, replay_of TEXT);
-   CREATE TABLE dead_letters (
-     id TEXT PRIMARY KEY, worker TEXT NOT NULL, payload BLOB, reason TEXT NOT NULL, error TEXT NOT NULL,
-     attempts INTEGER NOT NULL, failed_at TEXT NOT NULL, position INTEGER NOT NULL);
-   CREATE TABLE workers (name TEXT PRIMARY KEY, state TEXT NOT NULL);
-   CREATE TABLE history (
-     id INTEGER PRIMARY KEY AUTOINCREMENT, worker TEXT NOT NULL, run_id TEXT NOT NULL, origin TEXT NOT NULL,
-     started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL, outcome TEXT NOT NULL, reason TEXT,
-     attempts INTEGER NOT NULL, duration_ms INTEGER NOT NULL);
-   CREATE INDEX history_by_worker ON history (worker, id);`,
-];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 function storeError(path: string, why: string, cause?: unknown): OrchestratorError {
   return new OrchestratorError('ERR_STORE', `store ${path}: ${why}`, { cause });
 }
 
-/** Payloads keep what structured clone keeps (Dates, Maps, typed arrays...), as in the sandboxes. */
-const encode = (value: unknown): Buffer | null => (value === undefined ? null : serialize(value));
+const REBUILD =
+  'run `npm rebuild better-sqlite3` (it downloads a prebuilt module or compiles one, which needs python3, make and a C++ compiler)';
+
+/**
+ * What is wrong with better-sqlite3's native module, if that is why the database cannot be opened: it
+ * is absent when the package was installed with `--ignore-scripts`, and does not load when it was built
+ * for another Node.js version or platform.
+ */
+export function nativeModuleProblem(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' ? message : '';
+  if (
+    text.includes('Could not locate the bindings file') ||
+    (code === 'MODULE_NOT_FOUND' && text.includes('better_sqlite3'))
+  ) {
+    return `better-sqlite3's native module is not built (was it installed with --ignore-scripts?): ${REBUILD}`;
+  }
+  if (text.includes('NODE_MODULE_VERSION') || code === 'ERR_DLOPEN_FAILED') {
+    const first = text.split('\n')[0] ?? '';
+    return `better-sqlite3's native module does not load in this Node.js ${process.version} (${first}): ${REBUILD}`;
+  }
+  return undefined;
+}
+
+/** Payloads are read back as structured clone would give them (see encode in sqlite-writer.ts). */
 const decode = (blob: Buffer | null): unknown => (blob === null ? undefined : deserialize(blob));
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /**
+   * Path of better-sqlite3's native module (`better_sqlite3.node`), passed to better-sqlite3 as its
+   * `nativeBinding` option. Default: the one built in its package.
+   */
+  nativeBinding?: string;
+}
 
 /**
  * The durable state in one SQLite file (better-sqlite3, WAL). The orchestrator holds the file alone:
@@ -48,36 +65,42 @@ const decode = (blob: Buffer | null): unknown => (blob === null ? undefined : de
  */
 export class SqliteStore implements Store {
   readonly path: string;
+  readonly #nativeBinding: string | undefined;
   #db: Database.Database | undefined;
-  #apply: ((changes: readonly StoreChange[]) => void) | undefined;
+  #writer: Writer | undefined;
 
-  constructor(path: string) {
+  constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
+    this.#nativeBinding = options.nativeBinding;
   }
 
   open(): StoredState {
     const db = this.#connect();
     try {
       this.#migrate(db);
+      const state = this.#read(db);
+      this.#writer = new Writer(db);
       this.#db = db;
-      this.#apply = this.#prepareWriter(db);
-      return this.#read(db);
+      // A host killed before it gave space back leaves free pages: they go now.
+      this.#writer.reclaim(true);
+      return state;
     } catch (error) {
       db.close();
       this.#db = undefined;
+      this.#writer = undefined;
       throw error instanceof OrchestratorError ? error : storeError(this.path, 'cannot be opened', error);
     }
   }
 
   apply(changes: readonly StoreChange[]): void {
-    if (this.#apply === undefined) throw storeError(this.path, 'is not open');
-    this.#apply(changes);
+    if (this.#writer === undefined) throw storeError(this.path, 'is not open');
+    this.#writer.apply(changes);
   }
 
   close(): void {
     this.#db?.close();
     this.#db = undefined;
-    this.#apply = undefined;
+    this.#writer = undefined;
   }
 
   #connect(): Database.Database {
@@ -91,9 +114,13 @@ export class SqliteStore implements Store {
     }
     let db: Database.Database;
     try {
-      db = new Database(path, { timeout: 0 });
+      db = new Database(path, {
+        timeout: 0,
+        ...(this.#nativeBinding === undefined ? {} : { nativeBinding: this.#nativeBinding }),
+      });
     } catch (error) {
-      throw storeError(path, 'cannot be opened', error);
+      const problem = nativeModuleProblem(error);
+      throw storeError(path, `cannot be opened${problem === undefined ? '' : `: ${problem}`}`, error);
     }
     try {
       // Reading first: a corrupt file or a locked one fails here, before anything is written.
@@ -113,6 +140,7 @@ export class SqliteStore implements Store {
       db.exec('BEGIN IMMEDIATE; COMMIT;');
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       return db;
     } catch (error) {
       db.close();
@@ -130,11 +158,19 @@ export class SqliteStore implements Store {
 
   #migrate(db: Database.Database): void {
     const version = db.pragma('user_version', { simple: true }) as number;
-    if (version === SCHEMA_VERSION) return;
-    db.transaction(() => {
-      for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string);
-      db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    })();
+    // A new file: incremental auto-vacuum (free pages can be given back) must be set before any table.
+    if (version === 0) db.pragma('auto_vacuum = INCREMENTAL');
+    if (version < SCHEMA_VERSION) {
+      db.transaction(() => {
+        for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string);
+        db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })();
+    }
+    // A file made before auto-vacuum was turned on: it takes a VACUUM, once.
+    if (db.pragma('auto_vacuum', { simple: true }) !== AUTO_VACUUM_INCREMENTAL) {
+      db.pragma('auto_vacuum = INCREMENTAL');
+      db.exec('VACUUM');
+    }
   }
 
   #read(db: Database.Database): StoredState {
@@ -172,10 +208,7 @@ export class SqliteStore implements Store {
     }[]) {
       workers[row.name] = JSON.parse(row.state) as StoredWorkerState;
     }
-    const latest = `SELECT * FROM (
-        SELECT *, ROW_NUMBER() OVER (PARTITION BY worker ORDER BY id DESC) AS newest FROM history)
-      WHERE newest <= ${HISTORY_PER_WORKER} ORDER BY id`;
-    const history = (db.prepare(latest).all() as HistoryRow[]).map(
+    const history = (db.prepare('SELECT * FROM history ORDER BY id').all() as HistoryRow[]).map(
       (row): RunRecord => ({
         worker: row.worker,
         runId: row.run_id,
@@ -190,130 +223,4 @@ export class SqliteStore implements Store {
     );
     return { runs, deadLetters, workers, history };
   }
-
-  #prepareWriter(db: Database.Database): (changes: readonly StoreChange[]) => void {
-    const insertRun = db.prepare(
-      `INSERT OR REPLACE INTO runs (id, seq, worker, origin, payload, priority, enqueued_at, attempts, run_key, replay_of)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    const startRun = db.prepare('UPDATE runs SET attempts = ? WHERE id = ?');
-    const deleteRun = db.prepare('DELETE FROM runs WHERE id = ?');
-    const putDeadLetter = db.prepare(
-      `INSERT INTO dead_letters (id, worker, payload, reason, error, attempts, failed_at, position)
-       VALUES (?, ?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(position), 0) + 1 FROM dead_letters))
-       ON CONFLICT (id) DO UPDATE SET reason = excluded.reason, error = excluded.error,
-         attempts = excluded.attempts, failed_at = excluded.failed_at`,
-    );
-    const deleteDeadLetter = db.prepare('DELETE FROM dead_letters WHERE id = ?');
-    const putWorker = db.prepare('INSERT OR REPLACE INTO workers (name, state) VALUES (?, ?)');
-    const insertHistory = db.prepare(
-      `INSERT INTO history (worker, run_id, origin, started_at, ended_at, outcome, reason, attempts, duration_ms)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    // Keeps the newest HISTORY_PER_WORKER rows of a worker, so the file cannot grow without bound.
-    const pruneHistory = db.prepare(
-      `DELETE FROM history WHERE worker = ? AND id <= (
-         SELECT id FROM history WHERE worker = ? ORDER BY id DESC LIMIT 1 OFFSET ${HISTORY_PER_WORKER})`,
-    );
-    // Pruning is a DELETE with a subquery: it runs once a worker has written HISTORY_PER_WORKER more
-    // records since its last prune (so a worker holds at most twice that), not on every batch.
-    const sincePrune = new Map<string, number>();
-    return db.transaction((changes: readonly StoreChange[]) => {
-      const historyOf = new Set<string>();
-      for (const change of changes) {
-        switch (change.type) {
-          case 'run-queued': {
-            const r = change.run;
-            insertRun.run(
-              r.id,
-              r.seq,
-              r.worker,
-              r.origin,
-              r.encodedPayload ?? encode(r.payload),
-              r.priority,
-              r.enqueuedAt,
-              r.attempts,
-              r.key ?? null,
-              r.replayOf ?? null,
-            );
-            break;
-          }
-          case 'run-started':
-            startRun.run(change.attempts, change.id);
-            break;
-          case 'run-over':
-            deleteRun.run(change.id);
-            break;
-          case 'dead-letter': {
-            const e = change.entry;
-            putDeadLetter.run(e.id, e.name, encode(e.payload), e.reason, e.error, e.attempts, e.failedAt);
-            break;
-          }
-          case 'dead-letter-removed':
-            deleteDeadLetter.run(change.id);
-            break;
-          case 'worker':
-            putWorker.run(change.name, JSON.stringify(change.state));
-            break;
-          case 'history': {
-            const h = change.record;
-            insertHistory.run(
-              h.worker,
-              h.runId,
-              h.origin,
-              h.startedAt,
-              h.endedAt,
-              h.outcome,
-              h.reason ?? null,
-              h.attempts,
-              h.durationMs,
-            );
-            const count = (sincePrune.get(h.worker) ?? 0) + 1;
-            sincePrune.set(h.worker, count);
-            if (count >= HISTORY_PER_WORKER) historyOf.add(h.worker);
-            break;
-          }
-        }
-      }
-      for (const worker of historyOf) {
-        pruneHistory.run(worker, worker);
-        sincePrune.set(worker, 0);
-      }
-    });
-  }
-}
-
-interface RunRow {
-  id: string;
-  seq: number;
-  worker: string;
-  origin: string;
-  payload: Buffer | null;
-  priority: number;
-  enqueued_at: number;
-  attempts: number;
-  run_key: string | null;
-  replay_of: string | null;
-}
-
-interface DeadLetterRow {
-  id: string;
-  worker: string;
-  payload: Buffer | null;
-  reason: string;
-  error: string;
-  attempts: number;
-  failed_at: string;
-}
-
-interface HistoryRow {
-  worker: string;
-  run_id: string;
-  origin: string;
-  started_at: number;
-  ended_at: number;
-  outcome: string;
-  reason: string | null;
-  attempts: number;
-  duration_ms: number;
 }

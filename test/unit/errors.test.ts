@@ -120,6 +120,37 @@ describe('OrchestratorError / RunError', () => {
     );
   });
 
+  it('instanceof holds for errors of a second copy of the library (Symbol.for brand)', async () => {
+    // A second module instance of errors.ts: its classes are other objects, as in a second install.
+    const specifier = '../../src/errors.ts?copy=2';
+    const copy = (await import(specifier)) as typeof import('../../src/errors.ts');
+    assert.notEqual(copy.OrchestratorError, OrchestratorError, 'really a second copy');
+    const fromCopy = new copy.OrchestratorError('ERR_UNKNOWN_WORKER', 'nope');
+    const runFromCopy = new copy.RunError('w', 'crash', 2, new Error('x'));
+    assert.ok(fromCopy instanceof OrchestratorError);
+    assert.ok(runFromCopy instanceof RunError);
+    assert.ok(new OrchestratorError('ERR_STORE', 's') instanceof copy.OrchestratorError);
+    assert.ok(new RunError('w', 'error', 1, 'e') instanceof copy.RunError);
+    // The brands are distinct, and plain errors carry none.
+    assert.ok(!(fromCopy instanceof RunError));
+    assert.ok(!(runFromCopy instanceof OrchestratorError));
+    assert.ok(!(new Error('plain') instanceof OrchestratorError));
+    assert.ok(!(Object.assign(new Error('look-alike'), { code: 'ERR_STORE' }) instanceof OrchestratorError));
+    const values: unknown[] = [null, undefined, 'ERR_STORE', 42];
+    for (const value of values) assert.ok(!(value instanceof RunError));
+    // Still errors, and the brand is on the prototype: not a field of the error that could be copied.
+    assert.ok(fromCopy instanceof Error);
+    assert.deepEqual(Object.getOwnPropertySymbols(fromCopy), []);
+  });
+
+  it('a subclass keeps the ordinary instanceof check', () => {
+    class StoreLocked extends OrchestratorError {}
+    const sub = new StoreLocked('ERR_STORE', 'locked');
+    assert.ok(sub instanceof StoreLocked);
+    assert.ok(sub instanceof OrchestratorError);
+    assert.ok(!(new OrchestratorError('ERR_STORE', 'other') instanceof StoreLocked));
+  });
+
   it('describeError reads errors, strings and data', () => {
     assert.equal(describeError(new Error('m')), 'm');
     assert.equal(describeError('s'), 's');

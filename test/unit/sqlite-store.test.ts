@@ -2,16 +2,18 @@
 // history bound, and the refusals (ERR_STORE) that must leave someone else's file exactly as it was.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { DeadLetter } from '../../src/index.ts';
 import { resolveStore } from '../../src/store/resolve.ts';
-import { SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite.ts';
+import { nativeModuleProblem, SCHEMA_VERSION, SqliteStore } from '../../src/store/sqlite.ts';
+import { MIGRATIONS } from '../../src/store/sqlite-schema.ts';
 import {
   HISTORY_PER_WORKER,
   type RunRecord,
+  type StoreChange,
   type StoredRun,
   type StoredState,
   type StoredWorkerState,
@@ -425,6 +427,262 @@ describe('SqliteStore', () => {
     const path = join(tmpFile('.missing'), 'nested', 'store.db');
     assert.throws(() => new SqliteStore(path).open(), isCode('ERR_STORE', path));
     assert.equal(existsSync(dirname(path)), false, 'no directory is created');
+  });
+});
+
+/** Bytes of the store file and of its WAL (0 when there is none). */
+function onDisk(path: string): { file: number; wal: number } {
+  const size = (p: string) => (existsSync(p) ? statSync(p).size : 0);
+  return { file: size(path), wal: size(`${path}-wal`) };
+}
+
+describe('SqliteStore: batches', () => {
+  it('a run queued and over in the same batch is never written (its payload is not even encoded)', () => {
+    const path = tmpFile('.db');
+    withStore(path, (store) => {
+      store.apply([
+        // A payload v8 cannot serialize: writing it would throw and roll the batch back.
+        { type: 'run-queued', run: storedRun('gone', 1, { payload: () => 1 }) },
+        { type: 'run-started', id: 'gone', attempts: 1 },
+        { type: 'run-queued', run: storedRun('kept', 2) },
+        { type: 'run-over', id: 'gone' },
+      ]);
+    });
+    withStore(path, (_store, state) => {
+      assert.deepEqual(
+        state.runs.map((r) => r.id),
+        ['kept'],
+      );
+    });
+  });
+
+  it('changes to the same run within a batch keep their order (over, then queued again)', () => {
+    const path = tmpFile('.db');
+    withStore(path, (store) => {
+      store.apply([{ type: 'run-queued', run: storedRun('x', 1) }]);
+      store.apply([
+        { type: 'run-started', id: 'x', attempts: 1 },
+        { type: 'run-over', id: 'x' },
+        { type: 'run-queued', run: storedRun('x', 2, { attempts: 3 }) },
+        { type: 'run-started', id: 'x', attempts: 4 },
+      ]);
+    });
+    withStore(path, (_store, state) => {
+      assert.deepEqual(
+        state.runs.map((r) => [r.id, r.seq, r.attempts]),
+        [['x', 2, 4]],
+      );
+    });
+  });
+
+  it('large batches (more rows than one statement takes) are written whole', () => {
+    const path = tmpFile('.db');
+    const count = 203;
+    withStore(path, (store) => {
+      const first: StoreChange[] = [];
+      for (let i = 0; i < count; i++) first.push({ type: 'run-queued', run: storedRun(`r${i}`, i) });
+      store.apply(first);
+      const second: StoreChange[] = [];
+      for (let i = 0; i < count; i++) {
+        if (i % 3 === 0) second.push({ type: 'run-over', id: `r${i}` });
+        else second.push({ type: 'run-started', id: `r${i}`, attempts: 1 + (i % 2) });
+      }
+      for (let i = count; i < count + 70; i++)
+        second.push({ type: 'run-queued', run: storedRun(`r${i}`, i) });
+      store.apply(second);
+    });
+    withStore(path, (_store, state) => {
+      const expected: [string, number][] = [];
+      for (let i = 0; i < count + 70; i++) {
+        if (i < count && i % 3 === 0) continue;
+        expected.push([`r${i}`, i < count ? 1 + (i % 2) : 0]);
+      }
+      assert.deepEqual(
+        state.runs.map((r) => [r.id, r.attempts]),
+        expected,
+      );
+      assert.deepEqual(
+        state.runs.map((r) => r.payload),
+        expected.map(([id]) => ({ id })),
+      );
+    });
+  });
+
+  it(`the history ring: one batch of many records keeps the newest ${HISTORY_PER_WORKER}, and it goes on after a reopen`, () => {
+    const path = tmpFile('.db');
+    const batch = (worker: string, from: number, to: number): StoreChange[] => {
+      const changes: StoreChange[] = [];
+      for (let n = from; n < to; n++) changes.push({ type: 'history', record: historyRecord(worker, n) });
+      return changes;
+    };
+    withStore(path, (store) => store.apply([...batch('a', 0, 45), ...batch('b', 0, 3)]));
+    withStore(path, (store, state) => {
+      assert.deepEqual(
+        state.history.map((h) => h.runId),
+        [
+          ...Array.from({ length: HISTORY_PER_WORKER }, (_, i) => `a-${45 - HISTORY_PER_WORKER + i}`),
+          'b-0',
+          'b-1',
+          'b-2',
+        ],
+      );
+      store.apply(batch('a', 45, 52));
+    });
+    withStore(path, (_store, state) => {
+      assert.deepEqual(
+        state.history.filter((h) => h.worker === 'a').map((h) => h.runId),
+        Array.from({ length: HISTORY_PER_WORKER }, (_, i) => `a-${52 - HISTORY_PER_WORKER + i}`),
+      );
+      assert.equal(state.history.filter((h) => h.worker === 'b').length, 3);
+    });
+  });
+
+  it('a failed batch leaves the history ring where it was', () => {
+    const path = tmpFile('.db');
+    withStore(path, (store) => {
+      store.apply([{ type: 'history', record: historyRecord('w', 1) }]);
+      assert.throws(() =>
+        store.apply([
+          { type: 'history', record: historyRecord('w', 2) },
+          { type: 'run-queued', run: storedRun('bad', 1, { payload: () => 1 }) },
+        ]),
+      );
+      store.apply([{ type: 'history', record: historyRecord('w', 3) }]);
+    });
+    withStore(path, (_store, state) => {
+      assert.deepEqual(
+        state.history.map((h) => h.runId),
+        ['w-1', 'w-3'],
+      );
+    });
+  });
+});
+
+describe('SqliteStore: space', () => {
+  it('gives space back: after a large payload is stored and removed, the file and its WAL shrink back', () => {
+    const path = tmpFile('.db');
+    const mb = 1024 * 1024;
+    const big = new Uint8Array(24 * mb).fill(7);
+    withStore(path, (store) => {
+      store.apply([{ type: 'run-queued', run: storedRun('small', 1) }]);
+      const empty = onDisk(path);
+      store.apply([{ type: 'run-queued', run: storedRun('big', 2, { payload: big }) }]);
+      const full = onDisk(path);
+      assert.ok(full.file + full.wal > 24 * mb, `the payload is on disk (${JSON.stringify(full)})`);
+      store.apply([{ type: 'dead-letter', entry: deadLetter('d', { payload: big }) }]);
+      store.apply([{ type: 'run-started', id: 'big', attempts: 1 }]);
+      store.apply([
+        { type: 'run-over', id: 'big' },
+        { type: 'dead-letter-removed', id: 'd' },
+      ]);
+      const after = onDisk(path);
+      assert.ok(
+        after.file + after.wal < empty.file + empty.wal + mb,
+        `file + WAL back to their size before (${JSON.stringify(empty)} -> ${JSON.stringify(full)} -> ${JSON.stringify(after)})`,
+      );
+      store.apply([{ type: 'run-started', id: 'small', attempts: 1 }]);
+    });
+    withStore(path, (_store, state) => {
+      assert.deepEqual(
+        state.runs.map((r) => [r.id, r.attempts]),
+        [['small', 1]],
+      );
+      assert.deepEqual(state.deadLetters, []);
+    });
+  });
+
+  it('a store of schema 1 is migrated, keeps what it held (newest history per worker) and gets auto-vacuum', () => {
+    const path = tmpFile('.db');
+    const db = new Database(path);
+    db.exec(MIGRATIONS[0] as string);
+    db.prepare(
+      `INSERT INTO runs (id, seq, worker, origin, payload, priority, enqueued_at, attempts, run_key, replay_of)
+       VALUES ('r1', 1, 'w', 'run', NULL, 2, 5, 1, 'k', NULL)`,
+    ).run();
+    db.prepare(
+      `INSERT INTO dead_letters (id, worker, payload, reason, error, attempts, failed_at, position)
+       VALUES ('d1', 'w', NULL, 'error', 'E', 2, 'x', 1)`,
+    ).run();
+    db.prepare("INSERT INTO workers (name, state) VALUES ('w', ?)").run(JSON.stringify(workerState()));
+    const insert = db.prepare(
+      `INSERT INTO history (worker, run_id, origin, started_at, ended_at, outcome, reason, attempts, duration_ms)
+       VALUES (?, ?, 'run', 1, 2, 'succeeded', NULL, 1, 1)`,
+    );
+    for (let n = 0; n < 30; n++) insert.run(n % 3 === 0 ? 'v' : 'w', `h${n}`);
+    db.pragma('user_version = 1');
+    assert.equal(db.pragma('auto_vacuum', { simple: true }), 0);
+    db.close();
+
+    withStore(path, (store, state) => {
+      assert.deepEqual(
+        state.runs.map((r) => [r.id, r.attempts, r.key, r.payload]),
+        [['r1', 1, 'k', undefined]],
+      );
+      assert.deepEqual(
+        state.deadLetters.map((d) => d.id),
+        ['d1'],
+      );
+      assert.deepEqual(state.workers.w, withoutUndefined(workerState()));
+      const old = Array.from({ length: 30 }, (_, n) => n);
+      const newest = (worker: string) =>
+        old
+          .filter((n) => (n % 3 === 0 ? 'v' : 'w') === worker)
+          .slice(-HISTORY_PER_WORKER)
+          .map((n) => `h${n}`);
+      assert.deepEqual(
+        state.history.map((h) => h.runId),
+        old.map((n) => `h${n}`).filter((id) => newest('v').includes(id) || newest('w').includes(id)),
+      );
+      // The ring goes on from the migrated records: the oldest of w is overwritten next.
+      store.apply([{ type: 'history', record: historyRecord('w', 99) }]);
+    });
+    withStore(path, (_store, state) => {
+      const w = state.history.filter((h) => h.worker === 'w').map((h) => h.runId);
+      assert.equal(w.length, HISTORY_PER_WORKER);
+      assert.equal(w.at(-1), 'w-99');
+      assert.ok(!w.includes('h1'), 'the oldest record of w gave way');
+    });
+    const after = new Database(path, { readonly: true });
+    try {
+      assert.equal(after.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.equal(after.pragma('auto_vacuum', { simple: true }), 2, 'incremental');
+    } finally {
+      after.close();
+    }
+  });
+});
+
+describe("SqliteStore: better-sqlite3's native module", () => {
+  it('a missing native module is refused with ERR_STORE naming the cause and the fix', () => {
+    const path = tmpFile('.db');
+    const missing = join(dirname(path), 'no-such-build', 'better_sqlite3.node');
+    assert.throws(
+      () => new SqliteStore(path, { nativeBinding: missing }).open(),
+      isCode('ERR_STORE', path, 'native module is not built', 'npm rebuild better-sqlite3', 'python3'),
+    );
+    assert.equal(existsSync(path), false, 'nothing is created');
+    // The real module is untouched: the same path opens with it.
+    withStore(path, (_store, state) => assert.deepEqual(state.runs, []));
+  });
+
+  it('names the cause for each way the module fails to load, and nothing for other errors', () => {
+    const bindings = Object.assign(
+      new Error('Could not locate the bindings file. Tried:\n → /x/build/better_sqlite3.node'),
+      { tries: [] },
+    );
+    assert.match(nativeModuleProblem(bindings) ?? '', /not built.*npm rebuild better-sqlite3/);
+    const abi = Object.assign(
+      new Error(
+        "The module '/x/better_sqlite3.node'\nwas compiled against a different Node.js version using\nNODE_MODULE_VERSION 108.",
+      ),
+      { code: 'ERR_DLOPEN_FAILED' },
+    );
+    assert.match(
+      nativeModuleProblem(abi) ?? '',
+      /does not load in this Node\.js.*npm rebuild better-sqlite3/,
+    );
+    assert.equal(nativeModuleProblem(new Error('SQLITE_CANTOPEN')), undefined);
+    assert.equal(nativeModuleProblem('text'), undefined);
   });
 });
 
