@@ -54,7 +54,7 @@ export class Admission {
   ): Promise<unknown> {
     const { signal, key } = options;
     const worker = this.#ctx.worker(name);
-    const refused = this.#refusal(name, worker, payload);
+    const refused = this.#refusal(name, worker);
     if (refused !== undefined) return Promise.reject(refused);
     if (signal?.aborted) return Promise.reject(new RunError(name, 'aborted', 0, signal.reason));
     return new Promise((resolve, reject) => {
@@ -78,8 +78,6 @@ export class Admission {
     if (worker === undefined || !worker.enabled || this.#ctx.state() !== 'running') {
       return Promise.resolve(false);
     }
-    const tooLarge = this.#payloadRefusal(name, payload);
-    if (tooLarge !== undefined) return Promise.reject(tooLarge);
     return new Promise<boolean>((resolve, reject) => {
       const run = this.#admit(worker, 'trigger', payload, () => resolve(true), NO_OPTIONS);
       if (run instanceof OrchestratorError) reject(run);
@@ -107,7 +105,7 @@ export class Admission {
     if (this.#keyed.get(id) === run) this.#keyed.delete(id);
   }
 
-  #refusal(name: string, worker: WorkerRecord | undefined, payload: unknown): OrchestratorError | undefined {
+  #refusal(name: string, worker: WorkerRecord | undefined): OrchestratorError | undefined {
     if (worker === undefined) return new OrchestratorError('ERR_UNKNOWN_WORKER', `no worker named "${name}"`);
     const state = this.#ctx.state();
     if (state !== 'running') return new OrchestratorError('ERR_NOT_RUNNING', `the orchestrator is ${state}`);
@@ -115,12 +113,24 @@ export class Admission {
       const why = worker.breaker.state === 'open' ? 'its circuit breaker is open' : 'it is disabled';
       return new OrchestratorError('ERR_WORKER_DISABLED', `worker "${name}" cannot run: ${why}`);
     }
-    return this.#payloadRefusal(name, payload);
+    return undefined;
   }
 
-  #payloadRefusal(name: string, payload: unknown): OrchestratorError | undefined {
-    const size = payloadSize(payload, this.#ctx.maxPayloadBytes);
-    if (size <= this.#ctx.maxPayloadBytes) return undefined;
+  /**
+   * The payload as a durable store keeps it (serialised once, here, so that a payload the store cannot
+   * keep is refused at the call), or ERR_STORE / ERR_PAYLOAD_TOO_LARGE. Its size is that of the
+   * encoding when there is one, so a stored payload is serialised once, not twice.
+   */
+  #encode(name: string, payload: unknown): Buffer | undefined | OrchestratorError {
+    let encoded: Buffer | undefined;
+    try {
+      encoded = this.#ctx.encode(payload);
+    } catch (error) {
+      return error as OrchestratorError;
+    }
+    const max = this.#ctx.maxPayloadBytes;
+    const size = encoded === undefined ? payloadSize(payload, max) : encoded.byteLength;
+    if (size <= max) return encoded;
     return new OrchestratorError(
       'ERR_PAYLOAD_TOO_LARGE',
       `the payload of a run of "${name}" is ${size} bytes, more than maxPayloadBytes (${this.#ctx.maxPayloadBytes})`,
@@ -161,12 +171,8 @@ export class Admission {
     settle: (outcome: RunOutcome) => void,
     options: RequestOptions,
   ): Run | OrchestratorError {
-    let encodedPayload: Buffer | undefined;
-    try {
-      encodedPayload = this.#ctx.encode(payload);
-    } catch (error) {
-      return error as OrchestratorError;
-    }
+    const encodedPayload = this.#encode(worker.name, payload);
+    if (encodedPayload instanceof OrchestratorError) return encodedPayload;
     const { queue } = this.#ctx;
     const run = this.#newRun(worker, origin, payload, settle, options, undefined);
     queue.add(run, encodedPayload);
