@@ -86,14 +86,14 @@ export class Admission {
 
   /** A run of the worker's own (schedule, loop, pipeline). */
   enqueue(worker: WorkerRecord, origin: RunOrigin): Run {
-    const run = this.#newRun(worker, origin, undefined, undefined, NO_OPTIONS, undefined);
+    const run = this.#newOwn(worker, origin, undefined);
     this.#ctx.queue.add(run);
     return run;
   }
 
   /** A run taken back from the durable store at start, queued again with its id, key and attempts. */
   requeue(worker: WorkerRecord, restored: StoredRun): Run {
-    const run = this.#newRun(worker, restored.origin, undefined, undefined, NO_OPTIONS, restored);
+    const run = this.#newOwn(worker, restored.origin, restored);
     this.#ctx.queue.addRestored(run);
     return run;
   }
@@ -174,7 +174,7 @@ export class Admission {
     const encodedPayload = this.#encode(worker.name, payload);
     if (encodedPayload instanceof OrchestratorError) return encodedPayload;
     const { queue } = this.#ctx;
-    const run = this.#newRun(worker, origin, payload, settle, options, undefined);
+    const run = this.#newRequest(worker, origin, payload, settle, options);
     queue.add(run, encodedPayload);
     const { signal } = options;
     if (signal !== undefined) {
@@ -201,44 +201,70 @@ export class Admission {
     return run;
   }
 
-  /** A run put together, its key registered; the caller queues it. */
-  #newRun(
+  /** A requested run put together, its key registered; the caller queues it. */
+  #newRequest(
     worker: WorkerRecord,
     origin: RunOrigin,
     payload: unknown,
-    settle: ((outcome: RunOutcome) => void) | undefined,
-    options: RequestOptions,
-    restored: StoredRun | undefined,
+    settle: (outcome: RunOutcome) => void,
+    request: RequestOptions,
   ): Run {
     const seq = this.#ctx.sequence.next();
     const now = this.#ctx.clock.now();
-    const run =
-      restored === undefined
-        ? newRun({
-            id: `${this.#idPrefix}${seq.toString(36)}`,
-            worker,
-            payload,
-            origin,
-            seq,
-            startedAt: now,
-            enqueuedAt: now,
-            replayOf: options.replayOf,
-            settle,
-            key: options.key,
-          })
-        : newRun({
-            id: restored.id,
-            worker,
-            payload: restored.payload,
-            origin,
-            seq,
-            startedAt: now,
-            enqueuedAt: restored.enqueuedAt,
-            attempt: restored.attempts,
-            replayOf: restored.replayOf,
-            key: restored.key,
-          });
-    if (run.key !== undefined) this.#keyed.set(keyOf(worker.name, run.key), run);
+    return this.#keep(
+      newRun({
+        id: this.#id(seq),
+        worker,
+        payload,
+        origin,
+        seq,
+        startedAt: now,
+        enqueuedAt: now,
+        replayOf: request.replayOf,
+        settle,
+        key: request.key,
+      }),
+    );
+  }
+
+  /** A run of the worker's own, or one taken back from the store (with its id, key and attempts). */
+  #newOwn(worker: WorkerRecord, origin: RunOrigin, restored: StoredRun | undefined): Run {
+    const seq = this.#ctx.sequence.next();
+    const now = this.#ctx.clock.now();
+    if (restored === undefined) {
+      return newRun({
+        id: this.#id(seq),
+        worker,
+        payload: undefined,
+        origin,
+        seq,
+        startedAt: now,
+        enqueuedAt: now,
+      });
+    }
+    return this.#keep(
+      newRun({
+        id: restored.id,
+        worker,
+        payload: restored.payload,
+        origin,
+        seq,
+        startedAt: now,
+        enqueuedAt: restored.enqueuedAt,
+        attempt: restored.attempts,
+        replayOf: restored.replayOf,
+        key: restored.key,
+      }),
+    );
+  }
+
+  #id(seq: number): string {
+    return `${this.#idPrefix}${seq.toString(36)}`;
+  }
+
+  /** Registers the run's idempotency key while it is queued or running. */
+  #keep(run: Run): Run {
+    if (run.key !== undefined) this.#keyed.set(keyOf(run.worker.name, run.key), run);
     return run;
   }
 }

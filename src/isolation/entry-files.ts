@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
  */
 const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
-export const threadEntryPath = fileURLToPath(new URL(`./thread-entry${extension}`, import.meta.url));
+export const threadEntryUrl = new URL(`./thread-entry${extension}`, import.meta.url).href;
+/** The CommonJS file piscina loads, which imports the thread entry (see thread-loader.cjs for why). */
+export const threadLoaderPath = fileURLToPath(new URL('./thread-loader.cjs', import.meta.url));
 export const childEntryPath = fileURLToPath(new URL(`./child-entry${extension}`, import.meta.url));
 
 /** Flags of the host that load code (e.g. `--import tsx`); the sandboxes inherit them. */

@@ -8,6 +8,8 @@ import { createExecutor } from './execute.ts';
 import { type AttemptResult, type PackedTask, type SandboxMessage, unpackTask } from './protocol.ts';
 
 export interface ThreadData {
+  /** This module's URL, for thread-loader.cjs. */
+  entry: string;
   modulePath: string;
   heapReportMs: number;
 }

@@ -3,7 +3,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { deserializeError, notRetryable } from '../errors.ts';
-import { sandboxExecArgv, threadEntryPath } from './entry-files.ts';
+import { sandboxExecArgv, threadEntryUrl, threadLoaderPath } from './entry-files.ts';
 import { type AttemptResult, type AttemptTask, packTask, type SandboxMessage } from './protocol.ts';
 import type { AttemptHooks, Sandbox, SandboxOutcome, ThreadProbe } from './sandbox.ts';
 import type { ThreadData } from './thread-entry.ts';
@@ -43,9 +43,13 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   readonly #pool: Piscina;
 
   constructor(options: ThreadSandboxOptions) {
-    const data: ThreadData = { modulePath: options.modulePath, heapReportMs: options.heapReportMs };
+    const data: ThreadData = {
+      entry: threadEntryUrl,
+      modulePath: options.modulePath,
+      heapReportMs: options.heapReportMs,
+    };
     this.#pool = new Piscina({
-      filename: threadEntryPath,
+      filename: threadLoaderPath,
       minThreads: 0,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
