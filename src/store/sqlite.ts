@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { deserialize } from 'node:v8';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { OrchestratorError } from '../errors.ts';
 import type { DeadLetter } from '../types.ts';
 import {
@@ -42,6 +43,27 @@ export function nativeModuleProblem(error: unknown): string | undefined {
     return `better-sqlite3's native module does not load in this Node.js ${process.version} (${first}): ${REBUILD}`;
   }
   return undefined;
+}
+
+/**
+ * better-sqlite3, loaded the first time a file store opens: it is an optional dependency (its native
+ * build may fail where there are no build tools), so a user who never sets `store` never needs it.
+ */
+function loadDriver(path: string): typeof Database {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'MODULE_NOT_FOUND' && !String((error as Error).message).includes('better_sqlite3.node')) {
+      throw storeError(
+        path,
+        'needs the optional dependency better-sqlite3, which is not installed: run `npm install better-sqlite3@12` (its native build needs python3, make and a C++ compiler)',
+        error,
+      );
+    }
+    const problem = nativeModuleProblem(error);
+    throw storeError(path, `cannot be opened${problem === undefined ? '' : `: ${problem}`}`, error);
+  }
 }
 
 /** Payloads are read back as structured clone would give them (see encode in sqlite-writer.ts). */
@@ -112,9 +134,10 @@ export class SqliteStore implements Store {
         throw storeError(path, 'is not readable and writable by this process', error);
       }
     }
+    const Driver = loadDriver(path);
     let db: Database.Database;
     try {
-      db = new Database(path, {
+      db = new Driver(path, {
         timeout: 0,
         ...(this.#nativeBinding === undefined ? {} : { nativeBinding: this.#nativeBinding }),
       });
