@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync } from 'node:fs';
-import { deserialize } from 'node:v8';
 import { createRequire } from 'node:module';
+import { deserialize } from 'node:v8';
 import type Database from 'better-sqlite3';
 import { OrchestratorError } from '../errors.ts';
 import type { DeadLetter } from '../types.ts';
