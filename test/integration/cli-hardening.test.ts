@@ -2,50 +2,15 @@
 // a --url that is not corral, dead letters read page by page and printed without terminal control
 // sequences. Each test names the item of the hardening list it covers. The CLI runs from source.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { corral, describeResult } from '../cli-helpers.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `corral ...args` to its end (60 s at most, then SIGKILL by pid) without CORRAL_* from the environment. */
-function corral(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const inherited = { ...process.env };
-  for (const key of Object.keys(inherited)) if (key.startsWith('CORRAL_')) delete inherited[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const describe = (r: CliResult) => `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
+const describe = describeResult;
 
 const dirs: string[] = [];
 after(() => {

@@ -9,49 +9,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { CLI, corral, describeResult, root } from '../cli-helpers.ts';
 import { childrenOf, killLeftover, pidAlive, waitFor } from '../helpers.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 const TOKEN = 'test-token';
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `corral ...args` to its end (30 s at most) without CORRAL_* from the environment. */
-function corral(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const inherited = { ...process.env };
-  delete inherited.CORRAL_URL;
-  delete inherited.CORRAL_TOKEN;
-  const child = spawn(process.execPath, [...CLI, ...args], {
-    cwd: root,
-    env: { ...inherited, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => {
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function describeResult(r: CliResult): string {
-  return `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
-}
 
 /** A `corral run` process: its output so far, its URL, and every descendant seen while it ran. */
 class RunningCorral {
