@@ -23,10 +23,10 @@ if ('error' in args) {
   console.error(`${args.error}\n${USAGE}`);
   process.exit(2);
 }
-const { minutes, rate, seed, nice, inject, maxLoopDelayMs } = args;
+const { minutes, rate, seed, nice, inject, maxLoopDelayMs, maxBlockingMs } = args;
 
 // Bounds of the checks (stated in the summary).
-const MAX_CONCURRENT = 5;
+const MAX_CONCURRENT = 12;
 const SHUTDOWN_TIMEOUT_MS = 400; // short: attempts still in flight at stop() are terminated
 
 // ------------------------------------------------------------------------------------------ build
@@ -199,6 +199,8 @@ const passed = printChecks(
     eldP99Ms: monitor.eld.percentile(99) / 1e6,
     eldMaxBoundMs: maxLoopDelayMs,
     worstGap: monitor.worstGap,
+    worstCpuGap: monitor.worstCpuGap,
+    maxBlockingMs,
     missingCoverage: chaosGaps(ledger, accounting.count, minutes),
   }),
   leftRightAfterStop,
