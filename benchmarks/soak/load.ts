@@ -103,7 +103,7 @@ export class LoadGenerator {
       modes,
       outcome: 'pending',
     };
-    this.#ledger.subs.set(sid, sub);
+    this.#ledger.add(sub);
     const okMs = spec.bulk?.okMs;
     const payload =
       okMs === undefined
@@ -119,6 +119,7 @@ export class LoadGenerator {
       sub.outcome = outcome;
       sub.settledAfterStop = this.#ledger.stopStarted;
       if (detail !== undefined) sub.detail = detail;
+      this.#ledger.close(sub);
     };
     if (kind === 'trigger') {
       this.#orch.triggerWorker(spec.name, payload).then(
@@ -127,6 +128,8 @@ export class LoadGenerator {
           if (accepted) sub.detail = 'trigger-true';
           else settled('refused: disabled');
           if (accepted && sub.outcome === 'pending') sub.settledAfterStop = this.#ledger.stopStarted;
+          // Its success or dead letter may have come first (an inline run ends within the turn).
+          if (accepted) this.#ledger.closeTriggerIfEnded(sid);
         },
         (error: unknown) => {
           if (errorCode(error) === 'ERR_QUEUE_FULL') settled('refused: queue full');

@@ -42,7 +42,7 @@ export function printFigures(
         const total = [...row.values()].reduce((a, b) => a + b, 0);
         return [iso, total, ...outcomes.map((o) => row.get(o) ?? 0)];
       }),
-      ['all', ledger.subs.size, ...outcomes.map(nOf)],
+      ['all', ledger.submitted, ...outcomes.map(nOf)],
     ],
   );
 
