@@ -320,14 +320,7 @@ export function watch(orch: Orchestrator, ledger: Ledger, specs: Spec[], inject:
 }
 
 /** The end of each submission, counted: what the checks and the report are made of. */
-export interface Accounting {
-  count: Map<Outcome, number>;
-  byIsolation: Map<string, Map<Outcome, number>>;
-  /** `${isolation}|${reason}` */
-  deadByReason: Map<string, number>;
-  predicted: number;
-  mispredicted: Map<string, number>;
-  mispredictedExample: Map<string, string>;
+export interface Accounting extends Tally {
   accountedSum: number;
   terminatedTriggered: number;
   stopFigure: number;
@@ -349,8 +342,7 @@ export function account(orch: Orchestrator, ledger: Ledger, specs: Spec[], repor
   }
   for (const sid of ledger.successBySid.keys()) ledger.problem(`success event for unknown submission ${sid}`);
   for (const sid of ledger.deadBySid.keys()) ledger.problem(`dead letter for unknown submission ${sid}`);
-  const { count, byIsolation, deadByReason, predicted, mispredicted, mispredictedExample, byWorker } =
-    ledger.tally;
+  const { count, byWorker } = ledger.tally;
   // getStatus() totals must agree with what the promises and events said, worker by worker.
   const finalStatus = orch.getStatus();
   for (const spec of specs) {
@@ -380,12 +372,7 @@ export function account(orch: Orchestrator, ledger: Ledger, specs: Spec[], repor
   const terminatedTriggered = report.terminated.filter((name) => triggeredNames.has(name)).length;
   const stopFigure = report.dropped + terminatedTriggered;
   return {
-    count,
-    byIsolation,
-    deadByReason,
-    predicted,
-    mispredicted,
-    mispredictedExample,
+    ...ledger.tally,
     accountedSum,
     terminatedTriggered,
     stopFigure,
