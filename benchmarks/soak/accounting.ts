@@ -29,9 +29,41 @@ export interface Submission {
   detail?: string;
 }
 
-/** What the soak has seen so far. */
+/** The counts every ended submission is folded into (see Ledger.close). */
+export interface Tally {
+  count: Map<Outcome, number>;
+  byIsolation: Map<string, Map<Outcome, number>>;
+  /** `${isolation}|${reason}` */
+  deadByReason: Map<string, number>;
+  predicted: number;
+  mispredicted: Map<string, number>;
+  mispredictedExample: Map<string, string>;
+  /** Succeeded / dead-lettered submissions by worker, to compare with getStatus(). */
+  byWorker: Map<string, { ok: number; failed: number }>;
+}
+
+/**
+ * What the soak has seen so far. A submission whose end is known is checked and folded into `tally` at
+ * once, and forgotten but for one bit (`closed`): 100,000 kept records would grow the host's heap by
+ * some 25 MB over a run, which the RSS check would count as the library's.
+ */
 export class Ledger {
+  /** Submissions not ended yet (and, after stop(), those whose end account() decides). */
   readonly subs = new Map<number, Submission>();
+  submitted = 0;
+  ended = 0;
+  /** One byte per submission id: 1 once ended and folded into the tally. */
+  #closed = new Uint8Array(1 << 16);
+  readonly tally: Tally = {
+    count: new Map(),
+    byIsolation: new Map(),
+    deadByReason: new Map(),
+    predicted: 0,
+    mispredicted: new Map(),
+    mispredictedExample: new Map(),
+    byWorker: new Map(),
+  };
+  readonly #specByName: Map<string, Spec>;
   readonly successBySid = new Map<number, number>();
   readonly deadBySid = new Map<
     number,
@@ -51,8 +83,121 @@ export class Ledger {
   stopStarted = false;
   readonly cancelTimers = new Set<NodeJS.Timeout>();
 
+  constructor(specs: Spec[]) {
+    this.#specByName = new Map(specs.map((spec) => [spec.name, spec]));
+  }
+
   problem(text: string): void {
     this.problems.push(text);
+  }
+
+  add(sub: Submission): void {
+    this.subs.set(sub.sid, sub);
+    this.submitted++;
+  }
+
+  isClosed(sid: number): boolean {
+    return sid < this.#closed.length && this.#closed[sid] === 1;
+  }
+
+  /** The submission has ended (its outcome is set): check it, count it, forget it. */
+  close(sub: Submission): void {
+    if (this.isClosed(sub.sid)) return;
+    checkSubmission(this, sub, this.#specByName.get(sub.worker) as Spec);
+    if (sub.sid >= this.#closed.length) {
+      const grown = new Uint8Array(Math.max(this.#closed.length * 2, sub.sid + 1));
+      grown.set(this.#closed);
+      this.#closed = grown;
+    }
+    this.#closed[sub.sid] = 1;
+    this.subs.delete(sub.sid);
+    this.successBySid.delete(sub.sid);
+    this.deadBySid.delete(sub.sid);
+    this.ended++;
+  }
+
+  /** An accepted trigger ends with its success or dead letter (its promise only says it was accepted). */
+  closeTriggerIfEnded(sid: number): void {
+    const sub = this.subs.get(sid);
+    if (sub === undefined || sub.kind !== 'trigger' || sub.detail !== 'trigger-true') return;
+    if (sub.outcome !== 'pending') return;
+    const ok = this.successBySid.get(sid) ?? 0;
+    const dead = this.deadBySid.get(sid);
+    if (ok === 1 && dead === undefined) sub.outcome = 'succeeded';
+    else if (ok === 0 && dead !== undefined) {
+      sub.outcome = 'dead-lettered';
+      sub.reason = dead.reason;
+      sub.attempts = dead.attempts;
+    } else if (ok !== 0 || dead !== undefined) sub.outcome = 'unexpected';
+    else return;
+    sub.settledAfterStop = this.stopStarted;
+    this.close(sub);
+  }
+}
+
+/** The checks of one ended submission against the events seen for it, and its counts. */
+function checkSubmission(ledger: Ledger, sub: Submission, spec: Spec): void {
+  const t = ledger.tally;
+  inc(t.count, sub.outcome);
+  const row = t.byIsolation.get(sub.isolation) ?? new Map<Outcome, number>();
+  inc(row, sub.outcome);
+  t.byIsolation.set(sub.isolation, row);
+  const ok = ledger.successBySid.get(sub.sid) ?? 0;
+  const dead = ledger.deadBySid.get(sub.sid);
+  const tag = `submission ${sub.sid} (${sub.kind} ${sub.worker} ${sub.modes.join(',')})`;
+  if (dead !== undefined && dead.count > 1) ledger.problem(`${tag}: ${dead.count} dead letters`);
+  if (ok > 1) ledger.problem(`${tag}: ${ok} success events`);
+  switch (sub.outcome) {
+    case 'pending':
+      ledger.problem(`${tag}: still pending after stop() resolved`);
+      break;
+    case 'unexpected':
+      ledger.problem(
+        `${tag}: unexpected end: ${sub.detail ?? `success events ${ok}, dead letters ${dead?.count ?? 0}`}`,
+      );
+      break;
+    case 'succeeded':
+      if (ok !== 1 || dead !== undefined)
+        ledger.problem(`${tag}: resolved, but ${ok} success events and ${dead?.count ?? 0} dead letters`);
+      break;
+    case 'dead-lettered':
+      if (dead === undefined)
+        ledger.problem(`${tag}: rejected (${sub.reason}, ${sub.attempts} attempts) without a dead letter`);
+      else if (dead.reason !== sub.reason || dead.attempts !== sub.attempts)
+        ledger.problem(
+          `${tag}: RunError ${sub.reason}/${sub.attempts} but dead letter ${dead.reason}/${dead.attempts}`,
+        );
+      if (ok !== 0) ledger.problem(`${tag}: dead-lettered and a success event`);
+      inc(t.deadByReason, `${sub.isolation}|${sub.reason}`);
+      break;
+    default:
+      // refused, cancelled, aborted: no attempt may have succeeded or been dead-lettered
+      if (ok !== 0 || dead !== undefined)
+        ledger.problem(
+          `${tag}: ${sub.outcome}, yet ${ok} success events and ${dead?.count ?? 0} dead letters`,
+        );
+      if (sub.outcome === 'aborted by stop' && !sub.settledAfterStop)
+        ledger.problem(`${tag}: aborted by stop before stop()`);
+      if (sub.outcome.startsWith('refused') && sub.settledAfterStop)
+        ledger.problem(`${tag}: refused after stop() began`);
+  }
+  if (sub.outcome === 'succeeded' || sub.outcome === 'dead-lettered') {
+    const mine = t.byWorker.get(sub.worker) ?? { ok: 0, failed: 0 };
+    if (sub.outcome === 'succeeded') mine.ok++;
+    else mine.failed++;
+    t.byWorker.set(sub.worker, mine);
+    const expected = predict(sub.modes, spec);
+    const got = sub.outcome === 'succeeded' ? 'ok' : `${sub.reason}`;
+    const want = expected.ok ? 'ok' : expected.reason;
+    if (got === want) t.predicted++;
+    else {
+      const key = `${sub.worker}: ${sub.modes.join(',')} expected ${want}, got ${got}`;
+      inc(t.mispredicted, key);
+      if (dead !== undefined && !t.mispredictedExample.has(key)) t.mispredictedExample.set(key, dead.error);
+    }
+  }
+  if (sub.outcome === 'dead-lettered' && (sub.attempts ?? 0) > (spec.options.maxRetries ?? 3) + 1) {
+    ledger.problem(`${tag}: ${sub.attempts} attempts, more than maxRetries + 1`);
   }
 }
 
@@ -119,8 +264,14 @@ export function watch(orch: Orchestrator, ledger: Ledger, specs: Spec[], inject:
   orch.on('worker:success', ({ name, runId, attempt, result }) => {
     attemptEnded(name, runId, attempt);
     const sid = (result as { sid?: unknown } | null)?.sid;
-    if (typeof sid === 'number') inc(ledger.successBySid, sid);
-    else if (triggeredNames.has(name))
+    if (typeof sid === 'number') {
+      if (ledger.isClosed(sid))
+        ledger.problem(`success event of ${name} for submission ${sid}, which had ended`);
+      else {
+        inc(ledger.successBySid, sid);
+        ledger.closeTriggerIfEnded(sid);
+      }
+    } else if (triggeredNames.has(name))
       ledger.problem(`success of ${name} without a submission id: ${JSON.stringify(result)}`);
     else {
       const entry = ledger.nonRequested.get(name) ?? { ok: 0, failed: 0 };
@@ -147,6 +298,8 @@ export function watch(orch: Orchestrator, ledger: Ledger, specs: Spec[], inject:
       ledger.problem(
         `dead letter ${entry.id} of ${name} (${entry.reason}) without a submission id: a scheduled/continuous run?`,
       );
+    } else if (ledger.isClosed(sid)) {
+      ledger.problem(`dead letter ${entry.id} of ${name} for submission ${sid}, which had ended`);
     } else {
       const seen = ledger.deadBySid.get(sid);
       if (seen) seen.count++;
@@ -157,6 +310,7 @@ export function watch(orch: Orchestrator, ledger: Ledger, specs: Spec[], inject:
           count: 1,
           error: entry.error,
         });
+      ledger.closeTriggerIfEnded(sid);
     }
     // Accounted for: drop it, as a consumer of the queue would (and so the host's memory stays flat).
     if (!orch.deadLetters.remove(entry.id)) ledger.problem(`dead letter ${entry.id} could not be removed`);
@@ -166,122 +320,36 @@ export function watch(orch: Orchestrator, ledger: Ledger, specs: Spec[], inject:
 }
 
 /** The end of each submission, counted: what the checks and the report are made of. */
-export interface Accounting {
-  count: Map<Outcome, number>;
-  byIsolation: Map<string, Map<Outcome, number>>;
-  /** `${isolation}|${reason}` */
-  deadByReason: Map<string, number>;
-  predicted: number;
-  mispredicted: Map<string, number>;
-  mispredictedExample: Map<string, string>;
+export interface Accounting extends Tally {
   accountedSum: number;
   terminatedTriggered: number;
   stopFigure: number;
 }
 
-/** Settles what the events tell (accepted triggers), then checks every submission against what was seen. */
+/**
+ * After stop(): settles what is left (accepted triggers that neither succeeded nor were dead-lettered:
+ * aborted by stop), checks it like the rest, and compares the totals with getStatus().
+ */
 export function account(orch: Orchestrator, ledger: Ledger, specs: Spec[], report: StopReport): Accounting {
-  const specByName = new Map(specs.map((s) => [s.name, s]));
   const triggeredNames = new Set(specs.filter((s) => s.mix !== undefined).map((s) => s.name));
-  // Triggered submissions accepted by triggerWorker: their end comes from the events.
-  for (const sub of ledger.subs.values()) {
-    if (sub.kind !== 'trigger' || sub.detail !== 'trigger-true' || sub.outcome !== 'pending') continue;
-    const ok = ledger.successBySid.get(sub.sid) ?? 0;
-    const dead = ledger.deadBySid.get(sub.sid);
-    if (ok === 1 && dead === undefined) sub.outcome = 'succeeded';
-    else if (ok === 0 && dead !== undefined) {
-      sub.outcome = 'dead-lettered';
-      sub.reason = dead.reason;
-      sub.attempts = dead.attempts;
-    } else if (ok === 0 && dead === undefined) {
+  for (const sub of [...ledger.subs.values()]) {
+    if (sub.kind === 'trigger' && sub.detail === 'trigger-true' && sub.outcome === 'pending') {
+      ledger.closeTriggerIfEnded(sub.sid);
       // Ended without success or dead letter: only stop() may do that (no signal is given to triggers).
-      sub.outcome = ledger.stopStarted ? 'aborted by stop' : 'unexpected';
-    } else sub.outcome = 'unexpected';
+      if (sub.outcome === 'pending') sub.outcome = ledger.stopStarted ? 'aborted by stop' : 'unexpected';
+    }
+    ledger.close(sub);
   }
-
-  const count = new Map<Outcome, number>();
-  const byIsolation = new Map<string, Map<Outcome, number>>();
-  const deadByReason = new Map<string, number>(); // `${isolation}|${reason}`
-  let predicted = 0;
-  const mispredicted = new Map<string, number>();
-  const mispredictedExample = new Map<string, string>();
-  for (const sub of ledger.subs.values()) {
-    inc(count, sub.outcome);
-    const row = byIsolation.get(sub.isolation) ?? new Map<Outcome, number>();
-    inc(row, sub.outcome);
-    byIsolation.set(sub.isolation, row);
-    const ok = ledger.successBySid.get(sub.sid) ?? 0;
-    const dead = ledger.deadBySid.get(sub.sid);
-    const tag = `submission ${sub.sid} (${sub.kind} ${sub.worker} ${sub.modes.join(',')})`;
-    if (dead !== undefined && dead.count > 1) ledger.problem(`${tag}: ${dead.count} dead letters`);
-    if (ok > 1) ledger.problem(`${tag}: ${ok} success events`);
-    switch (sub.outcome) {
-      case 'pending':
-        ledger.problem(`${tag}: still pending after stop() resolved`);
-        break;
-      case 'unexpected':
-        ledger.problem(
-          `${tag}: unexpected end: ${sub.detail ?? `success events ${ok}, dead letters ${dead?.count ?? 0}`}`,
-        );
-        break;
-      case 'succeeded':
-        if (ok !== 1 || dead !== undefined)
-          ledger.problem(`${tag}: resolved, but ${ok} success events and ${dead?.count ?? 0} dead letters`);
-        break;
-      case 'dead-lettered':
-        if (dead === undefined)
-          ledger.problem(`${tag}: rejected (${sub.reason}, ${sub.attempts} attempts) without a dead letter`);
-        else if (dead.reason !== sub.reason || dead.attempts !== sub.attempts)
-          ledger.problem(
-            `${tag}: RunError ${sub.reason}/${sub.attempts} but dead letter ${dead.reason}/${dead.attempts}`,
-          );
-        if (ok !== 0) ledger.problem(`${tag}: dead-lettered and a success event`);
-        inc(deadByReason, `${sub.isolation}|${sub.reason}`);
-        break;
-      default:
-        // refused, cancelled, aborted: no attempt may have succeeded or been dead-lettered
-        if (ok !== 0 || dead !== undefined)
-          ledger.problem(
-            `${tag}: ${sub.outcome}, yet ${ok} success events and ${dead?.count ?? 0} dead letters`,
-          );
-        if (sub.outcome === 'aborted by stop' && !sub.settledAfterStop)
-          ledger.problem(`${tag}: aborted by stop before stop()`);
-        if (sub.outcome.startsWith('refused') && sub.settledAfterStop)
-          ledger.problem(`${tag}: refused after stop() began`);
-    }
-    const spec = specByName.get(sub.worker) as Spec;
-    if (sub.outcome === 'succeeded' || sub.outcome === 'dead-lettered') {
-      const expected = predict(sub.modes, spec);
-      const got = sub.outcome === 'succeeded' ? 'ok' : `${sub.reason}`;
-      const want = expected.ok ? 'ok' : expected.reason;
-      if (got === want) predicted++;
-      else {
-        const key = `${sub.worker}: ${sub.modes.join(',')} expected ${want}, got ${got}`;
-        inc(mispredicted, key);
-        if (dead !== undefined && !mispredictedExample.has(key)) mispredictedExample.set(key, dead.error);
-      }
-    }
-    if (sub.outcome === 'dead-lettered' && (sub.attempts ?? 0) > (spec.options.maxRetries ?? 3) + 1) {
-      ledger.problem(`${tag}: ${sub.attempts} attempts, more than maxRetries + 1`);
-    }
-  }
-  for (const sid of ledger.successBySid.keys())
-    if (!ledger.subs.has(sid)) ledger.problem(`success event for unknown submission ${sid}`);
-  for (const sid of ledger.deadBySid.keys())
-    if (!ledger.subs.has(sid)) ledger.problem(`dead letter for unknown submission ${sid}`);
+  for (const sid of ledger.successBySid.keys()) ledger.problem(`success event for unknown submission ${sid}`);
+  for (const sid of ledger.deadBySid.keys()) ledger.problem(`dead letter for unknown submission ${sid}`);
+  const { count, byWorker } = ledger.tally;
   // getStatus() totals must agree with what the promises and events said, worker by worker.
   const finalStatus = orch.getStatus();
   for (const spec of specs) {
     const totals = finalStatus.workerStates[spec.name]?.totals;
-    let ok: number;
-    let failed: number;
-    if (triggeredNames.has(spec.name)) {
-      const mine = [...ledger.subs.values()].filter((sub) => sub.worker === spec.name);
-      ok = mine.filter((sub) => sub.outcome === 'succeeded').length;
-      failed = mine.filter((sub) => sub.outcome === 'dead-lettered').length;
-    } else {
-      ({ ok, failed } = ledger.nonRequested.get(spec.name) ?? { ok: 0, failed: 0 });
-    }
+    const { ok, failed } = (triggeredNames.has(spec.name)
+      ? byWorker.get(spec.name)
+      : ledger.nonRequested.get(spec.name)) ?? { ok: 0, failed: 0 };
     if (totals?.succeeded !== ok || totals?.failed !== failed) {
       ledger.problem(
         `${spec.name}: getStatus() totals succeeded ${totals?.succeeded} / failed ${totals?.failed}, ` +
@@ -304,12 +372,7 @@ export function account(orch: Orchestrator, ledger: Ledger, specs: Spec[], repor
   const terminatedTriggered = report.terminated.filter((name) => triggeredNames.has(name)).length;
   const stopFigure = report.dropped + terminatedTriggered;
   return {
-    count,
-    byIsolation,
-    deadByReason,
-    predicted,
-    mispredicted,
-    mispredictedExample,
+    ...ledger.tally,
     accountedSum,
     terminatedTriggered,
     stopFigure,

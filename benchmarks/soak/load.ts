@@ -19,6 +19,8 @@ export class LoadGenerator {
   readonly #orch: Orchestrator;
   readonly #ledger: Ledger;
   readonly #targets: Spec[];
+  /** The chaos workers: bulk ones are left out of storms, so that their volume is not refused. */
+  readonly #stormTargets: Spec[];
   readonly #mix: [Spec, number][];
   readonly #random: () => number;
   readonly #pick: Pick;
@@ -35,6 +37,7 @@ export class LoadGenerator {
     this.#orch = orch;
     this.#ledger = ledger;
     this.#targets = specs.filter((s) => s.mix !== undefined);
+    this.#stormTargets = this.#targets.filter((s) => s.bulk === undefined);
     this.#mix = this.#targets.map((s) => [s, s.share ?? 1]);
     this.#random = random;
     this.#pick = pick;
@@ -65,14 +68,14 @@ export class LoadGenerator {
   }
 
   /**
-   * Storms: every STORM_EVERY_MS the next triggered worker (round robin) fails for STORM_MS — every
+   * Storms: every STORM_EVERY_MS the next triggered chaos worker (round robin) fails for STORM_MS — every
    * attempt draws from its failing modes only — so that its breaker opens, cools down, fails its half-open
    * trial or passes it once the storm is over. Outside storms a retry succeeds half of the time.
    */
   #stormingWorker(elapsedMs: number): string | undefined {
     const slot = Math.floor(elapsedMs / STORM_EVERY_MS);
     if (slot === 0 || elapsedMs - slot * STORM_EVERY_MS > STORM_MS) return undefined;
-    return this.#targets[(slot - 1) % this.#targets.length]?.name;
+    return this.#stormTargets[(slot - 1) % this.#stormTargets.length]?.name;
   }
 
   submit(): void {
@@ -100,8 +103,12 @@ export class LoadGenerator {
       modes,
       outcome: 'pending',
     };
-    this.#ledger.subs.set(sid, sub);
-    const payload = { sid, modes };
+    this.#ledger.add(sub);
+    const okMs = spec.bulk?.okMs;
+    const payload =
+      okMs === undefined
+        ? { sid, modes }
+        : { sid, modes, ms: okMs[0] + Math.floor(this.#random() * (okMs[1] - okMs[0] + 1)) };
     const settled = (outcome: Outcome, detail?: string) => {
       if (sub.outcome !== 'pending') {
         this.#ledger.problem(
@@ -112,6 +119,7 @@ export class LoadGenerator {
       sub.outcome = outcome;
       sub.settledAfterStop = this.#ledger.stopStarted;
       if (detail !== undefined) sub.detail = detail;
+      this.#ledger.close(sub);
     };
     if (kind === 'trigger') {
       this.#orch.triggerWorker(spec.name, payload).then(
@@ -120,6 +128,8 @@ export class LoadGenerator {
           if (accepted) sub.detail = 'trigger-true';
           else settled('refused: disabled');
           if (accepted && sub.outcome === 'pending') sub.settledAfterStop = this.#ledger.stopStarted;
+          // Its success or dead letter may have come first (an inline run ends within the turn).
+          if (accepted) this.#ledger.closeTriggerIfEnded(sid);
         },
         (error: unknown) => {
           if (errorCode(error) === 'ERR_QUEUE_FULL') settled('refused: queue full');

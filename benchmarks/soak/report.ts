@@ -42,7 +42,7 @@ export function printFigures(
         const total = [...row.values()].reduce((a, b) => a + b, 0);
         return [iso, total, ...outcomes.map((o) => row.get(o) ?? 0)];
       }),
-      ['all', ledger.subs.size, ...outcomes.map(nOf)],
+      ['all', ledger.submitted, ...outcomes.map(nOf)],
     ],
   );
 
@@ -94,6 +94,14 @@ export function printFigures(
     }),
   );
 
+  const runsBy = new Map<string, number>();
+  for (const s of specs) {
+    runsBy.set(s.isolation, (runsBy.get(s.isolation) ?? 0) + (status.workerStates[s.name]?.totals.runs ?? 0));
+  }
+  console.log(
+    `runs by isolation (all workers): ${['thread', 'process', 'inline'].map((iso) => `${iso} ${runsBy.get(iso) ?? 0}`).join(', ')}; ` +
+      `all ${[...runsBy.values()].reduce((a, b) => a + b, 0)}`,
+  );
   console.log(
     `stop(): ${Math.round(atStop.ms)} ms; at stop ${atStop.status.running} running, ${atStop.status.queued} queued; ` +
       `report: completed ${report.completed.length}, terminated ${report.terminated.length} ` +

@@ -1,6 +1,7 @@
 // The soak's workers: TRIGGERED chaos workers fed by the load generator (with the mix of modes each
-// attempt draws from and their share of the load), SCHEDULED and CONTINUOUS ones, over threads,
-// processes and inline. All run benchmarks/fixtures/chaos.mjs.
+// attempt draws from and their share of the load), BULK triggered workers that carry most of the volume
+// (short runs, a few errors, sandboxes kept), SCHEDULED and CONTINUOUS ones, over threads, processes and
+// inline. All run benchmarks/fixtures/chaos.mjs.
 import type { JobPriority, WorkerExecutionMode, WorkerOptions } from 'corral';
 
 export type Isolation = 'inline' | 'thread' | 'process';
@@ -13,6 +14,8 @@ export interface Spec {
   /** TRIGGERED workers: the modes the load generator draws from, and the share of the load. */
   mix?: Mix;
   share?: number;
+  /** BULK workers: how long an `ok` attempt sleeps (ms, min and max), and no storms (see load.ts). */
+  bulk?: { okMs: [number, number] };
 }
 
 /** The enums of the built package, imported by main.ts once it is built. */
@@ -227,6 +230,33 @@ export function soakWorkers({ WorkerExecutionMode, JobPriority }: Enums): Spec[]
         ['throw', 10],
       ],
     },
+    // BULK: most of the volume. The chaos workers above get a seventh of the submissions (at the default
+    // 200/s about 29/s, more than when they were the whole load); these get short runs and errors that
+    // keep the sandbox, so the volume goes through reused threads and processes, which the chaos above
+    // keeps replacing.
+    ...(['thread', 'process', 'inline'] as const).map(
+      (isolation): Spec => ({
+        name: `b-${isolation === 'process' ? 'proc' : isolation}`,
+        isolation,
+        share: 36,
+        bulk: { okMs: [1, 6] },
+        options: triggered({
+          ...(isolation === 'inline' ? {} : { isolation, execArgv: [] }),
+          timeoutSeconds: 2,
+          maxRetries: 1,
+          retryDelayMs: 5,
+          maxConsecutiveFailures: 8,
+          breakerCooldownSeconds: 0.5,
+          concurrency: 3,
+          maxQueue: 400,
+        }),
+        mix: [
+          ['ok', 96],
+          ['throw', 3],
+          ['async-throw', 1],
+        ],
+      }),
+    ),
     // SCHEDULED and CONTINUOUS: no payload, chaos.mjs draws a mode from modesFor(ctx.config).
     {
       name: 's-thread',

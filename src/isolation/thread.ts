@@ -8,6 +8,9 @@ import { type AttemptResult, type AttemptTask, packTask, type SandboxMessage } f
 import type { AttemptHooks, Sandbox, SandboxOutcome, ThreadProbe } from './sandbox.ts';
 import type { ThreadData } from './thread-entry.ts';
 
+/** The longest a thread still loading its entry is waited for before it is terminated anyway. */
+const LOAD_WAIT_MS = 5000;
+
 export interface ThreadSandboxOptions {
   modulePath: string;
   execArgv: readonly string[] | undefined;
@@ -39,6 +42,9 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   #currentRun = -1;
   #thread: Worker | undefined;
   #threadExit: Promise<unknown> = Promise.resolve();
+  /** Resolves once the thread has loaded its entry (piscina's `workerCreate`: the thread is ready). */
+  readonly #loaded: Promise<void>;
+  #ready = false;
   #elu: EventLoopUtilization | undefined;
   readonly #pool: Piscina;
 
@@ -54,6 +60,11 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
       atomics: 'disabled',
+      // piscina's run-time and wait-time histograms are two native HDR histograms per pool, unused here.
+      // With one pool per thread they were made again for every replaced thread and freed only when a
+      // major GC happened to collect the pool (they weigh nothing on the JS heap): the host's RSS grew by
+      // about 0.3 MB per replaced thread (README, Soak).
+      recordTiming: false,
       workerData: data,
       // Left unset, a thread inherits the host's flags and Node drops those a thread cannot take
       // (--expose-gc, ...); given explicitly, such a flag would make the thread fail to start.
@@ -62,6 +73,12 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
         ? {}
         : { resourceLimits: { maxOldGenerationSizeMb: options.memoryLimitMb } }),
     });
+    this.#loaded = new Promise<void>((resolve) =>
+      this.#pool.once('workerCreate', () => {
+        this.#ready = true;
+        resolve();
+      }),
+    );
     this.#pool.on('message', (message: SandboxMessage) => this.#onMessage(message));
     this.#pool.on('error', (error: Error) => {
       this.#usable = false;
@@ -124,6 +141,22 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
 
   async terminate(): Promise<void> {
     this.#usable = false;
+    if (this.#thread !== undefined && !this.#ready) {
+      // piscina loads the entry with a synchronous require() of an ES module; a thread terminated in
+      // the middle of it aborts the whole host process in Node 20 ("FATAL ERROR: v8::Module::IsGraphAsync
+      // ... must be used on an instantiated module", seen in the soak when a timeout hits a thread still
+      // starting under load). So a thread still loading is terminated once loaded — corral's own entry,
+      // a few ms; the worker's module is imported afterwards, asynchronously — or after LOAD_WAIT_MS.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#loaded,
+        this.#threadExit,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, LOAD_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     await this.#pool.destroy();
     // piscina does not wait for a thread it already dropped (after a crash); this does.
     await this.#threadExit;
