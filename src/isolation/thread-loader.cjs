@@ -12,14 +12,17 @@
 const { workerData } = require('node:worker_threads');
 const { fileURLToPath } = require('node:url');
 
-let entry;
-
 function load(url) {
   if (url.endsWith('.ts')) return Promise.resolve(require(fileURLToPath(url)).default);
   return import(url).then((mod) => mod.default);
 }
 
+// Loaded now, while piscina loads this file: a thread is ready (piscina's 'workerCreate', which
+// ThreadSandbox waits for before it terminates a thread) only once a synchronous load is over.
+const entry = load(workerData.entry);
+// A failed load is reported by the first attempt, not as an unhandled rejection of the thread.
+entry.catch(() => undefined);
+
 module.exports = function runAttempt(task) {
-  entry ??= load(workerData.entry);
   return entry.then((run) => run(task));
 };
