@@ -13,7 +13,7 @@ await server.close();
 
 // Or inside your own server, under a path of its own:
 const handler = createHttpHandler(orch, { token: process.env.CORRAL_TOKEN ?? 's3cret', basePath: '/corral' });
-const app = (req, res) => res.end('your app');
+const app = (_req, res) => res.end('your app');
 const own = createServer((req, res) => (req.url?.startsWith('/corral') ? handler(req, res) : app(req, res)));
 await new Promise((resolve) => own.listen(0, '127.0.0.1', resolve));
 const { port } = own.address();
