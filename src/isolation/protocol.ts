@@ -108,8 +108,14 @@ export type ParentMessage =
   | [type: 'abort', runSeq: number]
   | [type: 'exit'];
 
-/** Child process or thread -> supervisor, besides the result. */
+/**
+ * Child process or thread -> supervisor, besides the result. A thread reports `started` per attempt
+ * (heartbeats watched only); a child process reports `loaded` once, when its module is imported, and the
+ * supervisor starts the heartbeat watch of an attempt when it is sent to a loaded child (or when `loaded`
+ * comes, for the first): one message each way per run.
+ */
 export type SandboxMessage =
   | [type: 'started' | 'heartbeat', runSeq: number]
+  | [type: 'loaded']
   | [type: 'heap', used: number]
   | AttemptResult;
