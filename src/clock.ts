@@ -84,34 +84,38 @@ class DeadlineFifo {
 }
 
 const lists = new WeakMap<Clock, DeadlineList>();
+const weakLists = new WeakMap<Clock, DeadlineList>();
 
 /**
  * Deadlines on one clock without a timer each: one FIFO per distinct duration (all attempts of a worker
  * share their `timeoutSeconds`), O(1) to add and to cancel, and a single clock timer armed for the
  * earliest head. Cancelling the head does not re-arm: the timer fires early, finds nothing due and is
  * armed again for the new head, about once per duration under steady load instead of a timer set and
- * cleared per attempt. With nothing pending no timer is left, so it never holds the host open.
+ * cleared per attempt. With nothing pending no timer is left, so it never holds the host open; a weak
+ * list (`weak`) never does, its timer is unreferenced.
  */
 export class DeadlineList {
   readonly #clock: Clock;
+  readonly #weak: boolean;
   readonly #fifos = new Map<number, DeadlineFifo>();
   #size = 0;
   #timer: TimerHandle | undefined;
   #timerDue = 0;
   #firing = false;
 
-  constructor(clock: Clock) {
+  constructor(clock: Clock, weak = false) {
     this.#clock = clock;
+    this.#weak = weak;
   }
 
-  /** The list shared by everything on `clock`. */
+  /** The list shared by everything on `clock`: pending deadlines keep the host alive. */
   static of(clock: Clock): DeadlineList {
-    let list = lists.get(clock);
-    if (list === undefined) {
-      list = new DeadlineList(clock);
-      lists.set(clock, list);
-    }
-    return list;
+    return shared(lists, clock, false);
+  }
+
+  /** The list shared by everything on `clock` whose deadlines must not keep the host alive. */
+  static weak(clock: Clock): DeadlineList {
+    return shared(weakLists, clock, true);
   }
 
   /** Deadlines pending (neither fired nor cancelled). */
@@ -173,6 +177,7 @@ export class DeadlineList {
     if (next === undefined) return;
     this.#timerDue = next.due;
     this.#timer = this.#clock.setTimeout(() => this.#fire(), next.due - this.#clock.now());
+    if (this.#weak) (this.#timer as { unref?: () => void }).unref?.();
   }
 
   #fire(): void {
@@ -190,4 +195,13 @@ export class DeadlineList {
       this.#arm();
     }
   }
+}
+
+function shared(map: WeakMap<Clock, DeadlineList>, clock: Clock, weak: boolean): DeadlineList {
+  let list = map.get(clock);
+  if (list === undefined) {
+    list = new DeadlineList(clock, weak);
+    map.set(clock, list);
+  }
+  return list;
 }

@@ -7,7 +7,13 @@
 import { serializeError } from '../errors.ts';
 import { LazyAbort } from './context.ts';
 import { createExecutor } from './execute.ts';
-import { type AttemptResult, type ParentMessage, type SandboxMessage, unpackTask } from './protocol.ts';
+import {
+  type AttemptResult,
+  isRunMessage,
+  type ParentMessage,
+  type SandboxMessage,
+  unpackTask,
+} from './protocol.ts';
 
 const modulePath = process.argv[2];
 if (modulePath === undefined || process.send === undefined) {
@@ -53,16 +59,16 @@ function reply(result: AttemptResult): void {
 }
 
 process.on('message', (message: ParentMessage) => {
+  if (isRunMessage(message)) {
+    const task = unpackTask(message);
+    const abort = new LazyAbort();
+    current = { id: task.id, abort };
+    const result = executor.execute(task, abort);
+    if (Array.isArray(result)) reply(result);
+    else void result.then(reply);
+    return;
+  }
   switch (message[0]) {
-    case 'run': {
-      const task = unpackTask(message[1]);
-      const abort = new LazyAbort();
-      current = { id: task.id, abort };
-      const result = executor.execute(task, abort);
-      if (Array.isArray(result)) reply(result);
-      else void result.then(reply);
-      break;
-    }
     case 'abort':
       if (current?.id === message[1]) current.abort.abort(new Error('run aborted by the supervisor'));
       break;

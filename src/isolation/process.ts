@@ -157,7 +157,7 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
         return;
       }
       try {
-        this.#child.send(['run', packTask(task)] satisfies ParentMessage);
+        this.#child.send(packTask(task) satisfies ParentMessage);
         // A loaded child calls the worker function as the attempt arrives: the heartbeat clock starts
         // now. A fresh child's first attempt starts it when `loaded` comes (the load is not watched).
         if (this.#loaded) hooks.onStarted();

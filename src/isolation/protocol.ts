@@ -102,11 +102,15 @@ export type AttemptResult =
   | [type: 'ok', runSeq: number, value: unknown]
   | [type: 'failed', runSeq: number, kind: 'error' | 'load', error: SerializedError];
 
-/** Supervisor -> child process. */
-export type ParentMessage =
-  | [type: 'run', task: PackedTask]
-  | [type: 'abort', runSeq: number]
-  | [type: 'exit'];
+/**
+ * Supervisor -> child process. An attempt is sent as its packed task itself, with no envelope: one flat
+ * tuple to clone each way per run. It is told from the others by its first element, a number.
+ */
+export type ParentMessage = PackedTask | [type: 'abort', runSeq: number] | [type: 'exit'];
+
+export function isRunMessage(message: ParentMessage): message is PackedTask {
+  return typeof message[0] === 'number';
+}
 
 /**
  * Child process or thread -> supervisor, besides the result. A thread reports `started` per attempt

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { DeadlineList } from '../../src/clock.ts';
 import { ManualClock } from './manual-clock.ts';
 
@@ -132,5 +134,20 @@ describe('DeadlineList', () => {
     const clock = new ManualClock();
     assert.equal(DeadlineList.of(clock), DeadlineList.of(clock));
     assert.notEqual(DeadlineList.of(clock), DeadlineList.of(new ManualClock()));
+  });
+
+  it('on the system clock, a pending deadline keeps the host alive and fires; one of the weak list does not', () => {
+    const clockModule = fileURLToPath(new URL('../../src/clock.ts', import.meta.url));
+    const script = `
+      const { DeadlineList, systemClock } = await import(${JSON.stringify(clockModule)});
+      DeadlineList.weak(systemClock).add(600_000, () => console.log('weak fired'));
+      DeadlineList.of(systemClock).add(50, () => console.log('fired'));
+    `;
+    const result = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stdout.trim(), 'fired', 'the host exits once the strong deadline fired');
   });
 });
