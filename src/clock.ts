@@ -91,8 +91,8 @@ const weakLists = new WeakMap<Clock, DeadlineList>();
  * share their `timeoutSeconds`), O(1) to add and to cancel, and a single clock timer armed for the
  * earliest head. Cancelling the head does not re-arm: the timer fires early, finds nothing due and is
  * armed again for the new head, about once per duration under steady load instead of a timer set and
- * cleared per attempt. With nothing pending no timer is left, so it never holds the host open; a weak
- * list (`weak`) never does, its timer is unreferenced.
+ * cleared per attempt. With nothing pending no timer is left, so it never holds the host open. A weak
+ * list (`weak`) never does, its timer is unreferenced: it may stay armed while empty.
  */
 export class DeadlineList {
   readonly #clock: Clock;
@@ -155,7 +155,9 @@ export class DeadlineList {
     entry.next = null;
     if (fifo.head === null) this.#fifos.delete(fifo.ms);
     this.#size--;
-    if (this.#size === 0 && this.#timer !== undefined) {
+    // A weak list's timer holds nothing open: left armed, it spares a clear and a set when deadlines
+    // come and go one at a time (an idle sandbox taken again at once).
+    if (this.#size === 0 && this.#timer !== undefined && !this.#weak) {
       this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
     }

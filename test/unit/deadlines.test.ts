@@ -85,6 +85,19 @@ describe('DeadlineList', () => {
     clock.advance(1000);
   });
 
+  it('a weak list keeps its timer when emptied: a deadline set and cancelled per run arms it once', () => {
+    const clock = new ManualClock(1_000_000);
+    const list = new DeadlineList(clock, true);
+    for (let i = 0; i < 50; i++) {
+      list.add(30_000, () => assert.fail('cancelled'))?.cancel();
+      clock.advance(10);
+    }
+    assert.equal(clock.setTimeoutCalls, 1);
+    assert.equal(list.size, 0);
+    clock.advance(60_000);
+    assert.equal(clock.pending, 0, 'it fires once, finds nothing due and is not armed again');
+  });
+
   it('an earlier deadline than the armed one re-arms the timer', () => {
     const { clock, list, fired, at } = setup();
     list.add(1000, at('long'));
