@@ -1,7 +1,7 @@
-import type { Clock, TimerHandle } from './clock.ts';
+import { type Clock, type Deadline, DeadlineList, type TimerHandle } from './clock.ts';
 import { type FailureReason, toError } from './errors.ts';
 import type { AttemptTask } from './isolation/protocol.ts';
-import type { Sandbox, SandboxOutcome } from './isolation/sandbox.ts';
+import type { AttemptHooks, Sandbox, SandboxOutcome } from './isolation/sandbox.ts';
 
 export type AttemptOutcome =
   | { ok: true; value: unknown; durationMs: number }
@@ -23,7 +23,7 @@ export interface AttemptLimits {
  * supervisor cancels it — then the outcome is final at once and killing the sandbox is the caller's
  * next step (the caller never sees a `crash` caused by its own kill).
  */
-export class Attempt {
+export class Attempt implements AttemptHooks {
   readonly sandbox: Sandbox;
   readonly task: AttemptTask;
   readonly startedAt: number;
@@ -31,7 +31,7 @@ export class Attempt {
   readonly #onEnd: (outcome: AttemptOutcome) => void;
   readonly #heartbeatTimeoutMs: number | undefined;
   readonly #timeoutMs: number;
-  #timeoutTimer: TimerHandle | undefined;
+  #deadline: Deadline | undefined;
   #heartbeatTimer: TimerHandle | undefined;
   #lastBeat = 0;
   #settled = false;
@@ -58,18 +58,14 @@ export class Attempt {
     if (this.#settled) return;
     const { task, sandbox } = this;
     if (Number.isFinite(this.#timeoutMs)) {
-      this.#timeoutTimer = this.#clock.setTimeout(
-        () =>
-          this.cancel('timeout', new Error(`attempt ${task.attempt} timed out after ${this.#timeoutMs} ms`)),
-        this.#timeoutMs,
+      // One list for every attempt on this clock: no timer set and cleared per attempt.
+      this.#deadline = DeadlineList.of(this.#clock).add(this.#timeoutMs, () =>
+        this.cancel('timeout', new Error(`attempt ${task.attempt} timed out after ${this.#timeoutMs} ms`)),
       );
     }
     let pending: Promise<SandboxOutcome>;
     try {
-      pending = sandbox.run(task, {
-        onStarted: () => this.#onStarted(),
-        onHeartbeat: () => this.#onHeartbeat(),
-      });
+      pending = sandbox.run(task, this);
     } catch (error) {
       // E.g. a payload that cannot be cloned into the thread: fails this attempt, not the host.
       this.#settle({ ok: false, reason: 'error', error: toError(error), durationMs: 0 });
@@ -100,13 +96,14 @@ export class Attempt {
     return this.#clock.now() - this.startedAt;
   }
 
-  #onStarted(): void {
+  /** The sandbox's hooks (the attempt is its own, so no object is made per attempt for them). */
+  onStarted(): void {
     if (this.#heartbeatTimeoutMs === undefined || this.#settled) return;
     this.#lastBeat = this.#clock.now();
     this.#armHeartbeat(this.#heartbeatTimeoutMs);
   }
 
-  #onHeartbeat(): void {
+  onHeartbeat(): void {
     // Only remember the time: re-arming a timer on every beat would cost more than the beat.
     this.#lastBeat = this.#clock.now();
   }
@@ -128,7 +125,7 @@ export class Attempt {
   #settle(outcome: AttemptOutcome): void {
     if (this.#settled) return;
     this.#settled = true;
-    if (this.#timeoutTimer !== undefined) this.#clock.clearTimeout(this.#timeoutTimer);
+    this.#deadline?.cancel();
     if (this.#heartbeatTimer !== undefined) this.#clock.clearTimeout(this.#heartbeatTimer);
     this.#onEnd(outcome);
   }

@@ -3,32 +3,38 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const childScript = fileURLToPath(new URL('../fixtures/fork-child.mjs', import.meta.url));
-const echoScript = fileURLToPath(new URL('../fixtures/raw-echo.mjs', import.meta.url));
 
-/**
- * The simplest fork pool: N children ('advanced' serialization, as corral's), one message in flight
- * per child, a FIFO in the parent.
- */
-export class RawForkPool {
+/** How a fork pool's children are started and spoken to. */
+export interface ForkPoolSpec {
+  script: string;
+  args: string[];
+  execArgv?: string[];
+  /** The message sent for one run. */
+  request(payload: unknown): Serializable;
+  /** The run's result, from the child's reply. */
+  result(reply: unknown): unknown;
+}
+
+/** The simplest fork pool: N children, one task each at a time, a FIFO in the parent. */
+export class ForkPool {
   readonly #children: ChildProcess[] = [];
   readonly #idle: ChildProcess[] = [];
   readonly #queue: { payload: unknown; resolve: (v: unknown) => void }[] = [];
   readonly #pending = new Map<ChildProcess, (v: unknown) => void>();
-  readonly #bare: boolean;
+  readonly #spec: ForkPoolSpec;
 
-  /** Children that import `jobFile` and answer `{ id, payload }` with `{ id, result }` (the job's result). */
-  constructor(jobFile: string, size: number);
-  /** `bare`: children that send each message straight back, the payload sent as is (no job, no envelope). */
-  constructor(bare: 'echo', size: number);
-  constructor(jobFile: string, size: number) {
-    this.#bare = jobFile === 'echo';
-    const [script, args] = this.#bare ? [echoScript, []] : [childScript, [jobFile]];
+  constructor(spec: ForkPoolSpec, size: number) {
+    this.#spec = spec;
     for (let i = 0; i < size; i++) {
-      const child = fork(script, args, { serialization: 'advanced', stdio: 'ignore' });
+      const child = fork(spec.script, spec.args, {
+        serialization: 'advanced',
+        stdio: 'ignore',
+        ...(spec.execArgv === undefined ? {} : { execArgv: spec.execArgv }),
+      });
       child.on('message', (message: unknown) => {
         const resolve = this.#pending.get(child);
         this.#pending.delete(child);
-        resolve?.(this.#bare ? message : (message as { result: unknown }).result);
+        resolve?.(spec.result(message));
         this.#next(child);
       });
       this.#children.push(child);
@@ -51,7 +57,7 @@ export class RawForkPool {
       return;
     }
     this.#pending.set(child, task.resolve);
-    child.send(this.#bare ? (task.payload as Serializable) : { id: 0, payload: task.payload });
+    child.send(this.#spec.request(task.payload));
   }
 
   async close(): Promise<void> {
@@ -61,6 +67,21 @@ export class RawForkPool {
         child.kill('SIGKILL');
         return exited;
       }),
+    );
+  }
+}
+
+/** Children that import the job module and answer each message with its result. */
+export class RawForkPool extends ForkPool {
+  constructor(jobFile: string, size: number) {
+    super(
+      {
+        script: childScript,
+        args: [jobFile],
+        request: (payload) => ({ id: 0, payload }) as Serializable,
+        result: (reply) => (reply as { result: unknown }).result,
+      },
+      size,
     );
   }
 }

@@ -7,7 +7,13 @@
 import { serializeError } from '../errors.ts';
 import { LazyAbort } from './context.ts';
 import { createExecutor } from './execute.ts';
-import { type ParentMessage, type SandboxMessage, unpackTask } from './protocol.ts';
+import {
+  type AttemptResult,
+  isRunMessage,
+  type ParentMessage,
+  type SandboxMessage,
+  unpackTask,
+} from './protocol.ts';
 
 const modulePath = process.argv[2];
 if (modulePath === undefined || process.send === undefined) {
@@ -18,8 +24,15 @@ if (modulePath === undefined || process.send === undefined) {
 const send = (message: SandboxMessage): void => {
   process.send?.(message);
 };
-const executor = createExecutor(modulePath, send, false);
-const aborts = new Map<number, LazyAbort>();
+// `loaded` once: the supervisor then starts each attempt's heartbeat watch as it sends the attempt, and
+// the child needs no `started` message per run.
+const executor = createExecutor(modulePath, send, {
+  checkCloneable: false,
+  reportStarted: false,
+  onLoaded: () => send(['loaded']),
+});
+/** The attempt in progress (a child runs one at a time), for an `abort` from the supervisor. */
+let current: { id: number; abort: LazyAbort } | undefined;
 
 function killOwnGroup(): never {
   try {
@@ -32,28 +45,32 @@ function killOwnGroup(): never {
 
 process.on('disconnect', killOwnGroup);
 
+/** The result, or what went wrong sending it: the child reports that instead of dying. */
+function reply(result: AttemptResult): void {
+  if (current?.id === result[1]) current = undefined;
+  try {
+    send(result);
+  } catch (error) {
+    const failure = new TypeError(
+      `the worker's result cannot be sent to the supervisor: ${(error as Error).message}`,
+    );
+    send(['failed', result[1], 'error', serializeError(failure)]);
+  }
+}
+
 process.on('message', (message: ParentMessage) => {
+  if (isRunMessage(message)) {
+    const task = unpackTask(message);
+    const abort = new LazyAbort();
+    current = { id: task.id, abort };
+    const result = executor.execute(task, abort);
+    if (Array.isArray(result)) reply(result);
+    else void result.then(reply);
+    return;
+  }
   switch (message[0]) {
-    case 'run': {
-      const task = unpackTask(message[1]);
-      const abort = new LazyAbort();
-      aborts.set(task.id, abort);
-      void executor.execute(task, abort).then((result) => {
-        aborts.delete(task.id);
-        try {
-          send(result);
-        } catch (error) {
-          // The result could not be serialized: report that instead of dying.
-          const failure = new TypeError(
-            `the worker's result cannot be sent to the supervisor: ${(error as Error).message}`,
-          );
-          send(['failed', task.id, 'error', serializeError(failure)]);
-        }
-      });
-      break;
-    }
     case 'abort':
-      aborts.get(message[1])?.abort(new Error('run aborted by the supervisor'));
+      if (current?.id === message[1]) current.abort.abort(new Error('run aborted by the supervisor'));
       break;
     case 'exit':
       // A requested exit: the supervisor clears the rest of the process group itself.

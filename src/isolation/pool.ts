@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from '../clock.ts';
+import { type Clock, type Deadline, DeadlineList } from '../clock.ts';
 import type { Sandbox } from './sandbox.ts';
 
 /** What the orchestrator needs of a worker's sandboxes. */
@@ -27,16 +27,17 @@ export interface PoolOptions {
 export class SandboxPool<S extends Sandbox = Sandbox> implements Pool {
   readonly #idle: S[] = [];
   readonly #busy = new Set<S>();
-  readonly #idleTimers = new Map<S, TimerHandle>();
+  /** Idle sandboxes' closing times, in a shared list: no timer set and cleared per attempt. */
+  readonly #idleTimers = new Map<S, Deadline>();
   readonly #ending = new Set<Promise<void>>();
   readonly #create: () => S;
   readonly #options: PoolOptions;
-  readonly #clock: Clock;
+  readonly #idleDeadlines: DeadlineList;
 
   constructor(create: () => S, options: PoolOptions, clock: Clock) {
     this.#create = create;
     this.#options = options;
-    this.#clock = clock;
+    this.#idleDeadlines = DeadlineList.weak(clock);
   }
 
   acquire(): S {
@@ -48,8 +49,7 @@ export class SandboxPool<S extends Sandbox = Sandbox> implements Pool {
     if (sandbox === undefined) {
       sandbox = this.#create();
     } else {
-      const timer = this.#idleTimers.get(sandbox);
-      if (timer !== undefined) this.#clock.clearTimeout(timer);
+      this.#idleTimers.get(sandbox)?.cancel();
       this.#idleTimers.delete(sandbox);
     }
     this.#busy.add(sandbox);
@@ -67,9 +67,10 @@ export class SandboxPool<S extends Sandbox = Sandbox> implements Pool {
     } else {
       this.#idle.push(sandbox);
       if (Number.isFinite(idleTimeoutMs)) {
-        const timer = this.#clock.setTimeout(() => this.#closeIdle(sandbox), idleTimeoutMs);
-        (timer as { unref?: () => void }).unref?.();
-        this.#idleTimers.set(sandbox, timer);
+        this.#idleTimers.set(
+          sandbox,
+          this.#idleDeadlines.add(idleTimeoutMs, () => this.#closeIdle(sandbox)),
+        );
       }
     }
   }
@@ -98,8 +99,7 @@ export class SandboxPool<S extends Sandbox = Sandbox> implements Pool {
   }
 
   #retire(sandbox: S, how: 'close' | 'terminate'): Promise<void> {
-    const timer = this.#idleTimers.get(sandbox);
-    if (timer !== undefined) this.#clock.clearTimeout(timer);
+    this.#idleTimers.get(sandbox)?.cancel();
     this.#idleTimers.delete(sandbox);
     const ending = (how === 'close' ? sandbox.close() : sandbox.terminate()).catch(() => undefined);
     this.#ending.add(ending);

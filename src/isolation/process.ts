@@ -27,6 +27,26 @@ interface Current {
 }
 
 /**
+ * What keeps the host's event loop alive while any process sandbox is busy or being ended: one timer,
+ * referenced while that count is above zero. The children and their IPC channels stay unreferenced, so
+ * an idle sandbox never holds the host open, and under load (attempts following each other on a
+ * sandbox, or on another one still busy) nothing is switched per run.
+ */
+let holding = 0;
+let keepAlive: NodeJS.Timeout | undefined;
+
+function holdHost(): void {
+  if (holding++ > 0) return;
+  keepAlive ??= setInterval(() => undefined, 2 ** 30);
+  keepAlive.ref();
+}
+
+function releaseHost(): void {
+  if (--holding > 0) return;
+  keepAlive?.unref();
+}
+
+/**
  * A child process running `child-entry`, reused across attempts. It is forked `detached`, so it leads
  * its own session and process group, and it is contained (a cgroup of its own, else process groups and a
  * process-table snapshot): ending it ends everything it started, and the orchestrator's reaper does the
@@ -40,6 +60,10 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
   #exited = false;
   #current: Current | undefined;
   #ending: Promise<void> | undefined;
+  /** The child reported its module loaded: an attempt sent now calls the worker function at once. */
+  #loaded = false;
+  /** This sandbox counts among those holding the host open (see `holdHost`). */
+  #held = false;
   readonly #child: ChildProcess;
   readonly #exit: Promise<unknown>;
   readonly #options: ProcessSandboxOptions;
@@ -89,20 +113,18 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
         (n) => options.onOutputDropped('stderr', n),
       );
     }
-    // An idle child must not hold the host open; a busy or ending one does (see #hold).
-    this.#hold(false);
+    // The child and its channel never hold the host open themselves: a busy or ending sandbox does
+    // through the shared hold (see #hold), so that no ref and unref of handles is paid per run.
+    child.unref();
+    (child.channel as { unref?: () => void } | undefined)?.unref?.();
   }
 
   /** Keeps the host's event loop alive while an attempt runs or the child is being ended. */
   #hold(on: boolean): void {
-    const channel = this.#child.channel as { ref?: () => void; unref?: () => void } | undefined;
-    if (on) {
-      this.#child.ref();
-      channel?.ref?.();
-    } else {
-      this.#child.unref();
-      channel?.unref?.();
-    }
+    if (on === this.#held) return;
+    this.#held = on;
+    if (on) holdHost();
+    else releaseHost();
   }
 
   get runs(): number {
@@ -135,7 +157,10 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
         return;
       }
       try {
-        this.#child.send(['run', packTask(task)] satisfies ParentMessage);
+        this.#child.send(packTask(task) satisfies ParentMessage);
+        // A loaded child calls the worker function as the attempt arrives: the heartbeat clock starts
+        // now. A fresh child's first attempt starts it when `loaded` comes (the load is not watched).
+        if (this.#loaded) hooks.onStarted();
       } catch (error) {
         // Serialization failed before anything was sent: the child is fine and stays usable.
         this.#current = undefined;
@@ -187,6 +212,7 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
       graceMs,
     );
     if (pid !== undefined) this.#options.reaper.release(pid);
+    this.#hold(false);
   }
 
   #send(message: ParentMessage): boolean {
@@ -201,11 +227,14 @@ export class ProcessSandbox implements Sandbox, ProcessProbe {
 
   #onMessage(message: SandboxMessage): void {
     const current = this.#current;
+    if (message[0] === 'loaded') {
+      this.#loaded = true;
+      // Sent before `loaded` came, so waiting for the load: its worker function is being called now.
+      current?.hooks.onStarted();
+      return;
+    }
     if (current === undefined || message[0] === 'heap' || message[1] !== current.runSeq) return;
     switch (message[0]) {
-      case 'started':
-        current.hooks.onStarted();
-        break;
       case 'heartbeat':
         current.hooks.onHeartbeat();
         break;

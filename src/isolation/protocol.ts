@@ -102,14 +102,24 @@ export type AttemptResult =
   | [type: 'ok', runSeq: number, value: unknown]
   | [type: 'failed', runSeq: number, kind: 'error' | 'load', error: SerializedError];
 
-/** Supervisor -> child process. */
-export type ParentMessage =
-  | [type: 'run', task: PackedTask]
-  | [type: 'abort', runSeq: number]
-  | [type: 'exit'];
+/**
+ * Supervisor -> child process. An attempt is sent as its packed task itself, with no envelope: one flat
+ * tuple to clone each way per run. It is told from the others by its first element, a number.
+ */
+export type ParentMessage = PackedTask | [type: 'abort', runSeq: number] | [type: 'exit'];
 
-/** Child process or thread -> supervisor, besides the result. */
+export function isRunMessage(message: ParentMessage): message is PackedTask {
+  return typeof message[0] === 'number';
+}
+
+/**
+ * Child process or thread -> supervisor, besides the result. A thread reports `started` per attempt
+ * (heartbeats watched only); a child process reports `loaded` once, when its module is imported, and the
+ * supervisor starts the heartbeat watch of an attempt when it is sent to a loaded child (or when `loaded`
+ * comes, for the first): one message each way per run.
+ */
 export type SandboxMessage =
   | [type: 'started' | 'heartbeat', runSeq: number]
+  | [type: 'loaded']
   | [type: 'heap', used: number]
   | AttemptResult;

@@ -16,7 +16,7 @@ export interface ThreadData {
 
 const data = workerData as ThreadData;
 const send = (message: SandboxMessage): void => parentPort?.postMessage(message);
-const executor = createExecutor(data.modulePath, send, true);
+const executor = createExecutor(data.modulePath, send, { checkCloneable: true, reportStarted: true });
 // Never aborted: a thread is terminated outright on timeout, cancellation or stop.
 const neverAborted = new AbortController().signal;
 
