@@ -3,7 +3,7 @@
 // runs without it, and one that asks for a file store gets ERR_STORE naming the fix.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -56,4 +56,12 @@ console.log(JSON.stringify({ result, error, state: durable.getStatus().state }))
   assert.equal(out.error.code, 'ERR_STORE');
   assert.match(out.error.message, /better-sqlite3.*not installed.*npm install better-sqlite3@12/);
   assert.equal(out.state, 'stopped');
+});
+
+it("the installed `corral` command checks the README's CLI config", { timeout: 60_000 }, async () => {
+  mkdirSync(join(app, 'workers'), { recursive: true });
+  copyFileSync(join(root, 'examples/workers/process-batch.mjs'), join(app, 'workers/process-batch.mjs'));
+  copyFileSync(join(root, 'examples/report.config.mjs'), join(app, 'corral.config.mjs'));
+  const { stdout } = await run('npx', ['--no-install', 'corral', 'check', 'corral.config.mjs'], { cwd: app });
+  assert.match(stdout, /corral\.config\.mjs is valid: 1 worker \(report\)/);
 });
