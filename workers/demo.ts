@@ -99,6 +99,36 @@ orch.registerWorker('cleanup', here('./cleanup.mjs'), {
 
 // --- output -------------------------------------------------------------------------------
 
+// What each worker shows, printed once at the start: one line per registration above.
+const TOUR: readonly (readonly [string, string])[] = [
+  ['primes', 'CPU-heavy sieve in a thread, every 3 s; heartbeats per segment (a stall is caught in 2 s)'],
+  ['hash', 'CPU-heavy hashing in a child process, back to back; a fresh child every 5 runs'],
+  [
+    'flaky-api',
+    'triggered every 0.7 s, in a process: 40 % errors, 10 % crashes; 2 retries, then a dead letter; 3 failed runs open its breaker for 3 s',
+  ],
+  [
+    'hang',
+    'busy loop in a process, every 4 s: killed by its 1 s timeout; 2 timeouts open its breaker for 5 s',
+  ],
+  [
+    'leak',
+    'grows its heap in a thread, every 5 s, until its 64 MiB memoryLimitMb (the V8 heap limit) ends the thread',
+  ],
+  ['fetch', 'pipeline step 1, in a thread, every 2 s: writes a batch file'],
+  ['process', 'pipeline step 2: triggered by each successful fetch (dependsOn), aggregates the newest batch'],
+  ['cleanup', 'every 6 s, in a process: deletes old batches; blocks "process", so never runs alongside it'],
+];
+
+function intro(): string[] {
+  const width = Math.max(...TOUR.map(([name]) => name.length));
+  return [
+    `corral demo: ${seconds} s (CORRAL_DEMO_SECONDS=120 npm start runs it for 2 minutes; Ctrl-C stops it gracefully)`,
+    ...TOUR.map(([name, what]) => `  ${name.padEnd(width)}  ${what}`),
+    'CPU %/run: % of one core per run in flight; "-" when nothing runs or no sample of the current run yet.',
+  ];
+}
+
 const recent: string[] = []; // last event lines, shown under the table on a terminal
 function note(line: string): void {
   const stamped = `${new Date().toISOString().slice(11, 23)}  ${line}`;
@@ -127,6 +157,17 @@ orch.on('worker:success', (e) => {
   note(`OK     process: aggregated a batch of ${r.count}, mean ${r.mean?.toFixed(1) ?? '-'}`);
 });
 
+// How each run that ended after stop() was called ended: StopReport.completed names the runs that
+// finished inside the grace period whatever their outcome, so the summary says which outcome.
+const endedWhileStopping: string[] = [];
+orch.on('worker:success', () => {
+  if (stopping) endedWhileStopping.push('succeeded');
+});
+orch.on('worker:failure', (e) => {
+  // 'aborted': cut short by stop() itself, which the report lists as terminated.
+  if (stopping && !e.willRetry && e.reason !== 'aborted') endedWhileStopping.push(`failed (${e.reason})`);
+});
+
 function configs(names: string[]): Record<string, WorkerColumnsLike | undefined> {
   return Object.fromEntries(names.map((name) => [name, orch.getWorker(name)]));
 }
@@ -137,12 +178,32 @@ function table(): string {
 }
 
 const startedAt = Date.now();
+let dashboardLine: string | undefined;
+let introLines = 0; // rows the intro takes at the top of a terminal; redraws start below them
+
+/** Printed once: the intro, and the dashboard URL (on a terminal it stays above the redrawn table). */
+function printIntro(): void {
+  const lines = intro();
+  if (dashboardLine !== undefined) lines.push(dashboardLine);
+  if (isTTY) {
+    // Home + clear screen once; the redraws only clear what is below these lines.
+    process.stdout.write(`\x1b[H\x1b[2J${lines.join('\n')}\n\n`);
+    const columns = process.stdout.columns || 80;
+    introLines = lines.reduce((rows, line) => rows + Math.max(1, Math.ceil(line.length / columns)), 0) + 1;
+  } else {
+    console.log(lines.join('\n'));
+  }
+}
+
 function draw(): void {
   const elapsed = ((Date.now() - startedAt) / 1000).toFixed(0);
-  const title = `corral demo — ${elapsed}/${seconds} s (Ctrl-C stops gracefully)`;
+  const title = `${elapsed}/${seconds} s`;
   if (isTTY) {
-    // Home + clear screen, then redraw; only on a terminal, never into a pipe or a file.
-    process.stdout.write(`\x1b[H\x1b[2J${title}\n\n${table()}\n\nrecent events:\n${recent.join('\n')}\n`);
+    // Cursor to the first row under the intro, clear to the end, redraw; only on a terminal, never
+    // into a pipe or a file.
+    process.stdout.write(
+      `\x1b[${introLines + 1};1H\x1b[J${title}\n${table()}\n\nrecent events:\n${recent.join('\n')}\n`,
+    );
   } else {
     console.log(`\n${title}\n${table()}\n`);
   }
@@ -208,10 +269,18 @@ function printSummary(report: Awaited<ReturnType<typeof orch.stop>>): void {
   );
   console.log(`\ndead letters: ${dead.length}${byWorker.length ? ` (${byWorker.join(', ')})` : ''}`);
   const list = (names: string[]) => (names.length ? names.join(', ') : 'none');
-  console.log('stop report:');
-  console.log(`  completed:  ${report.completed.length} (${list(report.completed)})`);
-  console.log(`  terminated: ${report.terminated.length} (${list(report.terminated)})`);
-  console.log(`  requeued:   ${report.requeued}, dropped: ${report.dropped}`);
+  const outcomes = new Map<string, number>();
+  for (const outcome of endedWhileStopping) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+  const how = [...outcomes].map(([outcome, n]) => `${n} ${outcome}`).join(', ');
+  console.log('stop (runs in flight when the demo stopped):');
+  console.log(
+    `  finished during the grace period: ${report.completed.length} (${list(report.completed)})` +
+      (how ? `: ${how}` : ''),
+  );
+  console.log(
+    `  terminated at the end of the grace period: ${report.terminated.length} (${list(report.terminated)})`,
+  );
+  console.log(`  queued runs kept for the next start: ${report.requeued}, dropped: ${report.dropped}`);
 }
 
 function fail(err: unknown): void {
@@ -228,8 +297,8 @@ try {
   await orch.start();
   // The dashboard: CORRAL_DEMO_PORT (default: any free port), on 127.0.0.1 only.
   server = await orch.listen({ port: Number(process.env.CORRAL_DEMO_PORT ?? 0), token: 'demo' });
-  note(`dashboard: ${server.url}  (token for replays: demo)`);
-  if (!isTTY) console.log(`dashboard: ${server.url}`);
+  dashboardLine = `dashboard: ${server.url}  (token for replays: demo)`;
+  printIntro();
   const carried = orch.getHistory().length;
   if (carried > 0)
     note(`state carried over from ${STORE}: ${carried} earlier runs, ${orch.deadLetters.size} dead letters`);

@@ -20,7 +20,9 @@ export interface WorkerStateLike {
   breaker?: string | undefined;
   lastFailureReason?: string | undefined;
   totals?: WorkerTotalsLike | undefined;
-  resources?: { cpuPercent: number; memoryBytes: number } | undefined;
+  /** When the latest run started (ISO): a sample older than this belongs to an earlier run. */
+  lastRun?: string | undefined;
+  resources?: { cpuPercent: number; memoryBytes: number; sampledAt?: string | undefined } | undefined;
 }
 
 export interface StatusLike {
@@ -47,26 +49,49 @@ const HEADERS = [
   'retries',
   'timeouts',
   'crashes',
-  'CPU %',
+  'CPU %/run',
   'mem MiB',
   'last failure',
 ] as const;
 
 // Columns holding numbers are right-aligned so digits line up.
-const RIGHT_ALIGNED = new Set(['ok/failed', 'retries', 'timeouts', 'crashes', 'CPU %', 'mem MiB']);
+const RIGHT_ALIGNED = new Set(['ok/failed', 'retries', 'timeouts', 'crashes', 'CPU %/run', 'mem MiB']);
 
 const MIB = 1024 * 1024;
 
+/** Shown for a figure that would not describe what the worker is doing now. */
+const BLANK = '-';
+
+const inFlightOf = (w: WorkerStateLike): number => w.runningCount ?? (w.running ? 1 : 0);
+
 function stateOf(w: WorkerStateLike): string {
+  const inFlight = inFlightOf(w);
   if (!w.enabled) return 'disabled';
-  const inFlight = w.runningCount ?? (w.running ? 1 : 0);
   if (inFlight > 1) return `running x${inFlight}`;
   return inFlight === 1 || w.running ? 'running' : 'idle';
 }
 
+/**
+ * The CPU and memory cells. The sample stays in the status after a run ends (README, "Health"), so a
+ * worker with nothing in flight, or whose sample predates its latest run, shows blanks rather than an
+ * old figure. CPU is summed over the runs in flight, each up to 100 per core it keeps busy; the cell is
+ * the mean per run, capped at 100 (a child's GC and libuv threads can push one process past one core).
+ * A thread's memory is the heap it reported; 0 means no report reached the host yet (a thread still
+ * starting), never a real heap size, so it is blank too.
+ */
+function resourceCells(w: WorkerStateLike, config: WorkerColumnsLike | undefined): [string, string] {
+  const r = w.resources;
+  const inFlight = Math.max(inFlightOf(w), w.running ? 1 : 0);
+  if (r === undefined || inFlight === 0) return [BLANK, BLANK];
+  if (r.sampledAt !== undefined && w.lastRun !== undefined && r.sampledAt < w.lastRun) return [BLANK, BLANK];
+  const cpu = Math.min(100, r.cpuPercent / inFlight).toFixed(0);
+  const noHeapYet = config?.isolation === 'thread' && r.memoryBytes === 0;
+  return [cpu, noHeapYet ? BLANK : (r.memoryBytes / MIB).toFixed(1)];
+}
+
 function rowOf(name: string, w: WorkerStateLike, config: WorkerColumnsLike | undefined): string[] {
   const t = w.totals;
-  const r = w.resources;
+  const [cpu, mem] = resourceCells(w, config);
   return [
     name,
     config?.executionMode ?? '-',
@@ -77,8 +102,8 @@ function rowOf(name: string, w: WorkerStateLike, config: WorkerColumnsLike | und
     t ? String(t.retries) : '-',
     t ? String(t.timeouts) : '-',
     t ? String(t.crashes) : '-',
-    r ? r.cpuPercent.toFixed(0) : '-',
-    r ? (r.memoryBytes / MIB).toFixed(1) : '-',
+    cpu,
+    mem,
     w.lastFailureReason ?? '',
   ];
 }

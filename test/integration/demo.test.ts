@@ -58,6 +58,28 @@ it('npm start runs the demo, exits 0 and leaves nothing running', { timeout: 90_
     /dashboard: http:\/\/127\.0\.0\.1:\d+/,
     'the demo serves the dashboard and prints its URL',
   );
+  assert.equal(stdout.match(/dashboard: http/g)?.length, 1, 'the dashboard line is printed once');
+  assert.match(stdout, /CORRAL_DEMO_SECONDS=120 npm start/, 'the demo says how to run it longer');
+  // One line per worker saying what it shows, before the first table.
+  const intro = stdout.slice(0, stdout.indexOf('corral running'));
+  for (const [worker, what] of [
+    ['primes', /heartbeats/],
+    ['hash', /fresh child every 5 runs/],
+    ['flaky-api', /dead letter/],
+    ['hang', /killed by its 1 s timeout/],
+    ['leak', /memoryLimitMb/],
+    ['fetch', /pipeline step 1/],
+    ['process', /triggered by each successful fetch/],
+    ['cleanup', /blocks "process"/],
+  ] as const) {
+    assert.match(
+      intro,
+      new RegExp(`^  ${worker} +.*${what.source}`, 'm'),
+      `${worker} is explained at the start`,
+    );
+  }
+  assert.doesNotMatch(stdout, /completed:/, 'the stop summary does not call every finished run completed');
+  assert.match(stdout, /finished during the grace period: \d+/);
   for (const worker of ['primes', 'hash', 'flaky-api', 'hang', 'leak', 'fetch', 'process', 'cleanup']) {
     assert.match(stdout, new RegExp(`\\b${worker}\\b`), `${worker} appears in the table`);
   }
