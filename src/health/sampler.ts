@@ -40,8 +40,10 @@ export class Sampler {
     for (const probe of probes) {
       if (probe.kind === 'thread') {
         const utilization = probe.utilization();
-        if (utilization !== undefined) {
-          readings.set(probe, { cpuPercent: utilization * 100, memoryBytes: probe.heapUsed ?? 0 });
+        // No figure before the thread has reported its heap: a thread still starting would be recorded
+        // with 0 bytes (README: getStatus(), resources).
+        if (utilization !== undefined && probe.heapUsed !== undefined) {
+          readings.set(probe, { cpuPercent: utilization * 100, memoryBytes: probe.heapUsed });
         }
         continue;
       }
