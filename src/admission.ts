@@ -62,7 +62,10 @@ export class Admission {
         this.#join(joinable, settle, reject, signal);
         return;
       }
-      const run = this.#admit(worker as WorkerRecord, origin, payload, settle, options);
+      const run = this.#admit(worker as WorkerRecord, origin, payload, settle, {
+        ...options,
+        refuse: reject,
+      });
       if (run instanceof OrchestratorError) reject(run);
     });
   }
@@ -76,7 +79,7 @@ export class Admission {
     const tooLarge = this.#payloadRefusal(name, payload);
     if (tooLarge !== undefined) return Promise.reject(tooLarge);
     return new Promise<boolean>((resolve, reject) => {
-      const run = this.#admit(worker, 'trigger', payload, () => resolve(true), {});
+      const run = this.#admit(worker, 'trigger', payload, () => resolve(true), { refuse: reject });
       if (run instanceof OrchestratorError) reject(run);
     });
   }
@@ -84,6 +87,18 @@ export class Admission {
   /** A run of the worker's own (schedule, loop, pipeline), or one taken back from the store. */
   enqueue(worker: WorkerRecord, origin: RunOrigin, restored?: StoredRun): Run {
     return this.#enqueue(worker, origin, undefined, { restored });
+  }
+
+  /**
+   * The queue found out after the call that the run cannot be queued (cluster mode: the cluster's
+   * `maxQueue`, Redis refusing): its caller's promise rejects with `error`.
+   */
+  refused(run: Run, error: Error): void {
+    if (run.state === 'done') return;
+    run.state = 'done';
+    run.detachSignal?.();
+    this.forget(run);
+    run.refuse?.(error);
   }
 
   /** The run is over (or refused): a later call with its key starts a new run. */
@@ -145,7 +160,7 @@ export class Admission {
     origin: RunOrigin,
     payload: unknown,
     settle: (outcome: RunOutcome) => void,
-    options: RequestOptions,
+    options: RequestOptions & { refuse?: (error: Error) => void },
   ): Run | OrchestratorError {
     let encodedPayload: Buffer | undefined;
     try {
@@ -186,6 +201,7 @@ export class Admission {
     payload: unknown,
     options: RequestOptions & {
       settle?: (outcome: RunOutcome) => void;
+      refuse?: (error: Error) => void;
       restored?: StoredRun | undefined;
       encodedPayload?: Buffer | undefined;
     },
@@ -204,6 +220,7 @@ export class Admission {
       attempt: restored?.attempts ?? 0,
       replayOf: restored === undefined ? options.replayOf : restored.replayOf,
       settle: options.settle,
+      refuse: options.refuse,
       key: restored === undefined ? key : restored.key,
     });
     if (run.key !== undefined) this.#keyed.set(keyOf(worker.name, run.key), run);

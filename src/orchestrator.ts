@@ -4,6 +4,7 @@ import { Admission } from './admission.ts';
 import { AttemptRunner } from './attempt-runner.ts';
 import { BreakerController } from './breaker-controller.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { ClusterQueue } from './cluster/cluster-queue.ts';
 import { Completion } from './completion.ts';
 import { DeadLetterQueue } from './dead-letters.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -11,7 +12,12 @@ import { OrchestratorError } from './errors.ts';
 import type { Emit, OrchestratorEventName, OrchestratorListener } from './events.ts';
 import type { HttpServerHandle, ListenOptions } from './http/server.ts';
 import { resolveLogger } from './logger.ts';
-import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWorker } from './options.ts';
+import {
+  type ResolvedOrchestratorOptions,
+  type ResolvedWorkerOptions,
+  resolveOrchestratorOptions,
+  resolveWorker,
+} from './options.ts';
 import { LocalQueue } from './queue/local-queue.ts';
 import type { WorkQueue } from './queue/work-queue.ts';
 import { validateGraph, validateNames } from './scheduler/graph.ts';
@@ -32,6 +38,7 @@ import type {
   WorkerFn,
   WorkerOptions,
 } from './types.ts';
+import { WorkerExecutionMode } from './types.ts';
 import { WorkerRecord } from './worker-record.ts';
 
 type State = 'stopped' | 'running' | 'stopping';
@@ -67,6 +74,8 @@ export class WorkerOrchestrator extends EventEmitter {
   readonly #persistence: Persistence;
   readonly #deadLetters: DeadLetterQueue;
   readonly #queue: WorkQueue;
+  /** Cluster mode: the queue shared through Redis (also `#queue`); undefined on one host. */
+  readonly #cluster: ClusterQueue | undefined;
   readonly #admission: Admission;
   readonly #planner: Planner;
   readonly #breakers: BreakerController;
@@ -105,16 +114,40 @@ export class WorkerOrchestrator extends EventEmitter {
             );
           }
           this.#persistence.deadLetterRemoved(entry.id, () => this.#deadLetters.remove(entry.id));
+          if (!evicted) this.#cluster?.removeDeadLetter(entry.name, entry.id);
         },
       },
       this.#options.maxDeadLetters,
+      this.#options.cluster !== undefined,
     );
-    this.#queue = new LocalQueue({
-      clock,
-      persistence: this.#persistence,
-      workers: () => workers.values(),
-      onRetryReady: dispatch,
-    });
+    this.#cluster =
+      this.#options.cluster === undefined
+        ? undefined
+        : new ClusterQueue({
+            clock,
+            log,
+            emit,
+            sequence: this.#sequence,
+            options: this.#options.cluster,
+            maxConcurrentWorkers: this.#options.maxConcurrentWorkers,
+            deadLetters: this.#deadLetters,
+            state,
+            worker: (name) => workers.get(name),
+            workers: () => workers.values(),
+            dispatch,
+            deliver: (run, outcome) => this.#completion.delivered(run, outcome),
+            refuse: (run, error) => this.#admission.refused(run, error),
+            finish: (run, outcome) => this.#completion.finish(run, outcome),
+            left: (run) => this.#completion.left(run),
+          });
+    this.#queue =
+      this.#cluster ??
+      new LocalQueue({
+        clock,
+        persistence: this.#persistence,
+        workers: () => workers.values(),
+        onRetryReady: dispatch,
+      });
     const queue = this.#queue;
     this.#admission = new Admission({
       clock,
@@ -195,6 +228,7 @@ export class WorkerOrchestrator extends EventEmitter {
    */
   registerWorker(name: string, worker: WorkerFn | string | URL, options?: WorkerOptions): void {
     const resolved = resolveWorker(name, worker, options);
+    if (this.#cluster !== undefined) refuseInCluster(name, resolved.options);
     if (this.#workers.has(name)) {
       throw new OrchestratorError('ERR_DUPLICATE_WORKER', `worker "${name}" is already registered`);
     }
@@ -233,6 +267,8 @@ export class WorkerOrchestrator extends EventEmitter {
     if (this.#stopping !== undefined) await this.#stopping;
     if (this.#state === 'running') return;
     validateGraph(this.#workers);
+    // Cluster mode: Redis must be reachable and the host id free, or start() fails with ERR_STORE.
+    await this.#cluster?.open();
     const stored = await this.#persistence.open();
     if (stored !== undefined) {
       restore(stored, {
@@ -290,6 +326,7 @@ export class WorkerOrchestrator extends EventEmitter {
       release: async () => {
         await this.#runner.close();
         await this.#persistence.close(this.#workers.values());
+        await this.#cluster?.close();
       },
     });
     this.#state = 'stopped';
@@ -389,6 +426,7 @@ export class WorkerOrchestrator extends EventEmitter {
       count: this.#workers.size,
       queue: this.#queue,
       dueAt: (worker) => this.#planner.dueAt(worker),
+      shared: this.#cluster?.mirror,
     });
   }
 
@@ -409,6 +447,22 @@ export class WorkerOrchestrator extends EventEmitter {
       }
     }
   };
+}
+
+/**
+ * What cluster mode does not run yet (README: "Running on several machines", not built yet): refused at
+ * registration rather than run once per host.
+ */
+function refuseInCluster(name: string, options: ResolvedWorkerOptions): void {
+  const refuse = (option: string, value: unknown) =>
+    new OrchestratorError(
+      'ERR_INVALID_OPTION',
+      `worker "${name}": ${option} ${JSON.stringify(value)} is not supported in cluster mode yet`,
+    );
+  if (options.executionMode !== WorkerExecutionMode.TRIGGERED)
+    throw refuse('executionMode', options.executionMode);
+  if (options.dependsOn.length > 0) throw refuse('dependsOn', options.dependsOn);
+  if (options.blocks.length > 0) throw refuse('blocks', options.blocks);
 }
 
 /** `Supervisor` is another name for {@link WorkerOrchestrator}. */
