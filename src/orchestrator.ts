@@ -166,6 +166,9 @@ export class WorkerOrchestrator extends EventEmitter {
       durable: () => queue.durable,
       enqueue: (worker, origin) => this.#admission.enqueue(worker, origin),
       dispatch,
+      // Cluster mode: Redis keeps schedules and loops (README: "Running on several machines").
+      elsewhere: (worker) =>
+        this.#cluster !== undefined && worker.options.executionMode !== WorkerExecutionMode.TRIGGERED,
     });
     this.#breakers = new BreakerController({
       clock,
@@ -425,7 +428,7 @@ export class WorkerOrchestrator extends EventEmitter {
       workers: this.#workers.values(),
       count: this.#workers.size,
       queue: this.#queue,
-      dueAt: (worker) => this.#planner.dueAt(worker),
+      dueAt: (worker) => this.#cluster?.mirror?.dueAt(worker) ?? this.#planner.dueAt(worker),
       shared: this.#cluster?.mirror,
     });
   }
@@ -459,8 +462,6 @@ function refuseInCluster(name: string, options: ResolvedWorkerOptions): void {
       'ERR_INVALID_OPTION',
       `worker "${name}": ${option} ${JSON.stringify(value)} is not supported in cluster mode yet`,
     );
-  if (options.executionMode !== WorkerExecutionMode.TRIGGERED)
-    throw refuse('executionMode', options.executionMode);
   if (options.dependsOn.length > 0) throw refuse('dependsOn', options.dependsOn);
   if (options.blocks.length > 0) throw refuse('blocks', options.blocks);
 }

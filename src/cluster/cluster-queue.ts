@@ -8,6 +8,7 @@ import type { Emit } from '../events.ts';
 import type { AddOptions, StartGate, WorkQueue } from '../queue/work-queue.ts';
 import { newRun, ORIGINS, type Run, type RunOrigin, type RunOutcome } from '../run.ts';
 import type { Sequence } from '../sequence.ts';
+import { WorkerExecutionMode } from '../types.ts';
 import type { WorkerRecord } from '../worker-record.ts';
 import type * as Engine from './engine.ts';
 import { HostRegistry } from './host-registry.ts';
@@ -24,6 +25,7 @@ import {
   failureOutcome,
   finalError,
 } from './outcome.ts';
+import { type ChainStep, ClusterSchedules } from './schedules.ts';
 
 export interface ClusterQueueContext {
   clock: Clock;
@@ -51,6 +53,8 @@ export interface ClusterQueueContext {
 interface JobData {
   origin: RunOrigin;
   payload?: unknown;
+  /** A run of an interval or a continuous loop: where it sits in its chain (schedules.ts). */
+  step?: ChainStep;
 }
 
 /** A job this host fetched: its lock token, and the lane it came from. */
@@ -64,6 +68,11 @@ interface Held {
 const ATTEMPTS = 2 ** 31 - 1;
 /** How long finished jobs stay in Redis: outcomes can be looked up after a reconnection. */
 const KEEP_FINISHED = { age: 3600, count: 10_000 };
+/**
+ * Runs of a worker's own schedule stay longer: a host adding the job of a due time that already ran
+ * finds it there and adds nothing (its id is the due time), so no due time runs twice.
+ */
+const KEEP_SCHEDULED = { age: 24 * 3600 };
 /** BullMQ's per-queue event stream length: long enough that a busy queue's outcomes are not trimmed unread. */
 const EVENTS_MAX_LEN = 100_000;
 
@@ -107,6 +116,7 @@ export class ClusterQueue implements WorkQueue {
   #notifier: Notifier | undefined;
   #registry: HostRegistry | undefined;
   #mirror: ClusterMirror | undefined;
+  #schedules: ClusterSchedules | undefined;
   #lockTimer: NodeJS.Timeout | undefined;
   #tokens = 0;
   /**
@@ -154,7 +164,17 @@ export class ClusterQueue implements WorkQueue {
     let claimed = false;
     try {
       this.#registry = new HostRegistry(redis, this.#keys, options.hostId, options.lockMs);
+      const registry = this.#registry;
+      this.#schedules = new ClusterSchedules({
+        redis,
+        keys: this.#keys,
+        log,
+        hostId: options.hostId,
+        liveHosts: async () => (await registry.list()).map((host) => host.id),
+        add: (lane, jobId, step, delayMs) => this.#addOwn(lane, jobId, step, delayMs),
+      });
       this.#mirror = new ClusterMirror({
+        schedules: this.#schedules,
         redis,
         keys: this.#keys,
         registry: this.#registry,
@@ -218,6 +238,7 @@ export class ClusterQueue implements WorkQueue {
     this.#notifier = undefined;
     this.#registry = undefined;
     this.#mirror = undefined;
+    this.#schedules = undefined;
     this.#pending.clear();
     this.#jobOf.clear();
     this.#unarmed.clear();
@@ -326,28 +347,58 @@ export class ClusterQueue implements WorkQueue {
       // counter goes back first, while this host still holds the lock, so the hand-back is not counted
       // as an attempt (nor taken for a crash) by whoever fetches it next.
       this.#report(this.#handBack(held));
-    } else if (outcome.ok) {
-      this.#report(
-        held.job.moveToCompleted(encodeResult(outcome.value), held.token, false).catch((error: unknown) => {
-          if (error instanceof TypeError || error instanceof SyntaxError) {
-            const failure = this.#failure(
-              run,
-              'error',
-              new Error(`its result cannot be sent as JSON: ${error.message}`),
-            );
-            return held.job
-              .moveToFailed(finalError(failure), held.token)
-              .catch((e: unknown) => this.#lost(held, e));
-          }
-          this.#lost(held, error);
-        }),
-      );
     } else {
-      const failure = this.#failure(run, outcome.reason, outcome.error, outcome.attempts);
-      this.#report(
-        held.job.moveToFailed(finalError(failure), held.token).catch((e: unknown) => this.#lost(held, e)),
-      );
+      this.#report(this.#ended(run, held, outcome));
     }
+  }
+
+  /** Reports how a run ended; a run of a schedule or loop first puts its next step in Redis. */
+  async #ended(run: Run, held: Held, outcome: RunOutcome): Promise<void> {
+    const step = held.job.data?.step;
+    if (step !== undefined) {
+      await this.#schedules?.advance(held.lane, step, outcome).catch((error: unknown) => {
+        this.#ctx.log.error(
+          { err: error, worker: run.worker.name },
+          'cluster: the next scheduled run could not be queued',
+        );
+      });
+    }
+    const { job, token } = held;
+    try {
+      if (outcome.ok) {
+        try {
+          await job.moveToCompleted(encodeResult(outcome.value), token, false);
+        } catch (error) {
+          if (!(error instanceof TypeError || error instanceof SyntaxError)) throw error;
+          const cause = new Error(`its result cannot be sent as JSON: ${error.message}`);
+          await job.moveToFailed(finalError(this.#failure(run, 'error', cause)), token);
+        }
+      } else {
+        await job.moveToFailed(
+          finalError(this.#failure(run, outcome.reason, outcome.error, outcome.attempts)),
+          token,
+        );
+      }
+    } catch (error) {
+      this.#lost(held, error);
+    }
+  }
+
+  /** Adds a run of a worker's own (a due time, a loop step); the same id twice is one job. */
+  async #addOwn(lane: Lane, jobId: string, step: ChainStep | undefined, delayMs: number): Promise<void> {
+    const { executionMode } = lane.worker.options;
+    const data: JobData = {
+      origin: executionMode === WorkerExecutionMode.CONTINUOUS ? 'continuous' : 'schedule',
+    };
+    if (step !== undefined) data.step = step;
+    await lane.queue.add(lane.queue.name, data, {
+      jobId,
+      delay: Math.max(0, delayMs),
+      attempts: ATTEMPTS,
+      backoff: { type: 'corral' },
+      removeOnComplete: KEEP_SCHEDULED,
+      removeOnFail: KEEP_SCHEDULED,
+    });
   }
 
   keepForNextStart(run: Run): boolean {
@@ -684,6 +735,7 @@ export class ClusterQueue implements WorkQueue {
     lane.ready = (async () => {
       await (this.#notifier as Notifier).follow(stream);
       await queue.setGlobalConcurrency(worker.options.concurrency);
+      await this.#schedules?.ensure(lane);
       await this.#armDue(lane);
       if (fetcher !== undefined) void fetcher.startStalledCheckTimer();
     })();

@@ -41,6 +41,11 @@ export class ClusterKeys {
     return `${this.#own}:host:${id}`;
   }
 
+  /** Where a worker's schedule is: an interval's next due time, or a continuous loop's step. */
+  chain(worker: string, slot: number): string {
+    return `${this.#own}:chain:${this.queueName(worker)}:${slot}`;
+  }
+
   /** A worker's run totals, summed over every host. */
   totals(worker: string): string {
     return `${this.#own}:totals:${this.queueName(worker)}`;

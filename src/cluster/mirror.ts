@@ -7,11 +7,13 @@ import type { HostBeat, HostRegistry } from './host-registry.ts';
 import type { ClusterKeys } from './keys.ts';
 import type { Lane } from './lane.ts';
 import type { ResolvedClusterOptions } from './options.ts';
+import type { ClusterSchedules } from './schedules.ts';
 
 export interface MirrorContext {
   redis: Redis;
   keys: ClusterKeys;
   registry: HostRegistry;
+  schedules: ClusterSchedules;
   options: ResolvedClusterOptions;
   log: Logger;
   lanes(): Iterable<Lane>;
@@ -33,6 +35,7 @@ export class ClusterMirror {
   readonly #ctx: MirrorContext;
   #hosts: HostBeat[] = [];
   readonly #totals = new Map<string, RunTotals>();
+  #due = new Map<WorkerRecord, number>();
   /** Local totals already added to Redis. */
   readonly #flushed = new Map<WorkerRecord, RunTotals>();
   #timer: NodeJS.Timeout | undefined;
@@ -102,6 +105,12 @@ export class ClusterMirror {
       this.#totals.set(lane.worker.name, totals);
     });
     this.#hosts = hosts;
+    this.#due = await this.#ctx.schedules.dueAt(lanes.map((lane) => lane.worker));
+  }
+
+  /** When the worker's next scheduled run is due, as Redis says (undefined: not scheduled). */
+  dueAt(worker: WorkerRecord): number | undefined {
+    return this.#due.get(worker);
   }
 
   /** Runs of `worker` in flight on every host (this host's own figure is live). */

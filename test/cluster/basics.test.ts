@@ -128,3 +128,22 @@ test('run() on a host that executes nothing settles with the outcome from the ho
   assert.equal(totals?.retries, 1);
   assert.equal(ranOn.length, 6);
 });
+
+test('without cluster, neither BullMQ nor ioredis is loaded', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const script = `
+    const { WorkerOrchestrator } = await import('./src/index.ts');
+    const orch = new WorkerOrchestrator({ logger: false });
+    orch.registerWorker('w', () => 1, { executionMode: 'triggered' });
+    await orch.start();
+    await orch.run('w');
+    await orch.stop();
+    const { createRequire } = await import('node:module');
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((p) => /node_modules\\/(bullmq|ioredis)\\//.test(p));
+    console.log(JSON.stringify(loaded));
+  `;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
+  assert.deepEqual(JSON.parse(out.trim().split('\n').pop() as string), []);
+});
