@@ -182,6 +182,7 @@ export class WorkerOrchestrator extends EventEmitter {
         dispatch();
       },
       save,
+      cooldownElsewhere: this.#options.cluster !== undefined,
     });
     this.#runner = new AttemptRunner({
       clock,
@@ -366,6 +367,7 @@ export class WorkerOrchestrator extends EventEmitter {
     const wasEnabled = worker.enabled;
     worker.manuallyEnabled = true;
     this.#breakers.reset(worker);
+    this.#cluster?.setEnabled(worker, true);
     this.#persistence.worker(worker);
     if (!wasEnabled) {
       this.#log.info({ worker: name }, 'worker enabled');
@@ -386,6 +388,7 @@ export class WorkerOrchestrator extends EventEmitter {
     const worker = this.#get(name);
     this.#persistence.whileClosed(() => this.disableWorker(name));
     worker.manuallyEnabled = false;
+    this.#cluster?.setEnabled(worker, false);
     this.#planner.cancel(worker);
     this.#persistence.worker(worker);
     this.#log.info({ worker: name }, 'worker disabled');
@@ -463,7 +466,6 @@ function refuseInCluster(name: string, options: ResolvedWorkerOptions): void {
       `worker "${name}": ${option} ${JSON.stringify(value)} is not supported in cluster mode yet`,
     );
   if (options.dependsOn.length > 0) throw refuse('dependsOn', options.dependsOn);
-  if (options.blocks.length > 0) throw refuse('blocks', options.blocks);
 }
 
 /** `Supervisor` is another name for {@link WorkerOrchestrator}. */

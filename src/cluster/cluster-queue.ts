@@ -10,10 +10,12 @@ import { newRun, ORIGINS, type Run, type RunOrigin, type RunOutcome } from '../r
 import type { Sequence } from '../sequence.ts';
 import { WorkerExecutionMode } from '../types.ts';
 import type { WorkerRecord } from '../worker-record.ts';
+import { ClusterBreakers } from './breakers.ts';
 import type * as Engine from './engine.ts';
 import { HostRegistry } from './host-registry.ts';
 import { ClusterKeys } from './keys.ts';
 import { Lane } from './lane.ts';
+import { ExclusionLeases } from './leases.ts';
 import { ClusterMirror } from './mirror.ts';
 import { Notifier, type QueueEvent } from './notifier.ts';
 import type { ResolvedClusterOptions } from './options.ts';
@@ -62,6 +64,8 @@ interface Held {
   job: Job<JobData>;
   token: string;
   lane: Lane;
+  /** It holds its worker against `blocks` partners (leases.ts) under its token. */
+  exclusive: boolean;
 }
 
 /** corral decides retries (retry.ts); BullMQ counts the attempts and waits out the backoff. */
@@ -117,6 +121,8 @@ export class ClusterQueue implements WorkQueue {
   #registry: HostRegistry | undefined;
   #mirror: ClusterMirror | undefined;
   #schedules: ClusterSchedules | undefined;
+  #breakers: ClusterBreakers | undefined;
+  #leases: ExclusionLeases | undefined;
   #lockTimer: NodeJS.Timeout | undefined;
   #tokens = 0;
   /**
@@ -173,7 +179,21 @@ export class ClusterQueue implements WorkQueue {
         liveHosts: async () => (await registry.list()).map((host) => host.id),
         add: (lane, jobId, step, delayMs) => this.#addOwn(lane, jobId, step, delayMs),
       });
+      this.#breakers = new ClusterBreakers({
+        redis,
+        keys: this.#keys,
+        log,
+        emit: this.#ctx.emit,
+        hostId: options.hostId,
+        lockMs: options.lockMs,
+        wake: (worker) => {
+          this.wake(worker);
+          this.#ctx.dispatch();
+        },
+      });
+      this.#leases = new ExclusionLeases(redis, this.#keys, options.lockMs);
       this.#mirror = new ClusterMirror({
+        breakers: this.#breakers,
         schedules: this.#schedules,
         redis,
         keys: this.#keys,
@@ -223,7 +243,10 @@ export class ClusterQueue implements WorkQueue {
     }
     await bounded(this.#mirror?.stop(), Math.max(100, deadline - Date.now()));
     await bounded(this.#registry?.leave(), Math.max(100, deadline - Date.now()));
-    for (const lane of this.#lanes.values()) lane.clearDue();
+    for (const lane of this.#lanes.values()) {
+      lane.clearDue();
+      if (lane.heldTimer !== undefined) clearTimeout(lane.heldTimer);
+    }
     await bounded(
       Promise.allSettled(
         [...this.#lanes.values()].flatMap((lane) => [lane.fetcher?.close(), lane.queue.close()]),
@@ -239,6 +262,8 @@ export class ClusterQueue implements WorkQueue {
     this.#registry = undefined;
     this.#mirror = undefined;
     this.#schedules = undefined;
+    this.#breakers = undefined;
+    this.#leases = undefined;
     this.#pending.clear();
     this.#jobOf.clear();
     this.#unarmed.clear();
@@ -297,8 +322,21 @@ export class ClusterQueue implements WorkQueue {
     return run;
   }
 
-  wake(_worker: WorkerRecord): void {
+  wake(worker: WorkerRecord): void {
+    const lane = this.#lanes.get(worker.name);
+    if (lane !== undefined) this.#unhold(lane);
     this.#pump();
+  }
+
+  /** `enableWorker` / `disableWorker` here: for every host. */
+  setEnabled(worker: WorkerRecord, enabled: boolean): void {
+    const breakers = this.#breakers;
+    if (breakers === undefined) return;
+    this.#write(
+      breakers
+        .setEnabled(worker, enabled)
+        .catch((error: unknown) => this.#ctx.log.warn({ err: error }, 'cluster: enable/disable not written')),
+    );
   }
 
   begin(run: Run): void {
@@ -319,6 +357,7 @@ export class ClusterQueue implements WorkQueue {
     this.#ctx.left(run);
     if (held === undefined) return;
     this.#backoffs.set(held.job.id as string, delayMs);
+    this.#releaseLease(held);
     const cause = new Error(error === undefined ? 'attempt failed' : describeError(error));
     this.#report(
       held.job
@@ -346,7 +385,7 @@ export class ClusterQueue implements WorkQueue {
       // Stopped here (or refused before it began): back to the queue for the other hosts. The attempt
       // counter goes back first, while this host still holds the lock, so the hand-back is not counted
       // as an attempt (nor taken for a crash) by whoever fetches it next.
-      this.#report(this.#handBack(held));
+      this.#report(this.#handBack(held, run));
     } else {
       this.#report(this.#ended(run, held, outcome));
     }
@@ -354,6 +393,13 @@ export class ClusterQueue implements WorkQueue {
 
   /** Reports how a run ended; a run of a schedule or loop first puts its next step in Redis. */
   async #ended(run: Run, held: Held, outcome: RunOutcome): Promise<void> {
+    this.#releaseLease(held);
+    await this.#breakers?.record(run.worker, outcome.ok, run.isTrial).catch((error: unknown) => {
+      this.#ctx.log.warn(
+        { err: error, worker: run.worker.name },
+        'cluster: the breaker could not count a run',
+      );
+    });
     const step = held.job.data?.step;
     if (step !== undefined) {
       await this.#schedules?.advance(held.lane, step, outcome).catch((error: unknown) => {
@@ -505,6 +551,19 @@ export class ClusterQueue implements WorkQueue {
         const lane = await this.#pick();
         if (lane === undefined || !this.#canFetch()) break;
         const token = `${this.#ctx.options.hostId}:${++this.#tokens}`;
+        const { worker } = lane;
+        if (
+          worker.breaker.state === 'half-open' &&
+          !(await (this.#breakers as ClusterBreakers).mayTry(worker))
+        ) {
+          this.#hold(lane);
+          continue;
+        }
+        const exclusive = worker.exclusive.length > 0;
+        if (exclusive && !(await (this.#leases as ExclusionLeases).acquire(worker, token))) {
+          this.#hold(lane);
+          continue;
+        }
         const epoch = lane.epoch;
         // This fetch moves every due delayed job of the lane to its wait list (BullMQ does it there).
         lane.dueReady = undefined;
@@ -512,10 +571,11 @@ export class ClusterQueue implements WorkQueue {
           block: false,
         })) as Job<JobData> | undefined;
         if (job === undefined) {
+          if (exclusive) await (this.#leases as ExclusionLeases).release(worker, token);
           lane.foundNothing(epoch);
           continue;
         }
-        this.#accept(job, token, lane);
+        this.#accept(job, token, lane, exclusive);
       }
       if (!this.#pumpAgain) return;
     }
@@ -526,7 +586,7 @@ export class ClusterQueue implements WorkQueue {
     let top: Lane[] = [];
     for (const worker of this.#ctx.workers()) {
       const lane = this.#lane(worker);
-      if (lane.fetcher === undefined || lane.idle || !this.#gatesOpen(worker)) continue;
+      if (lane.fetcher === undefined || lane.idle || lane.held || !this.#gatesOpen(worker)) continue;
       const priority = worker.options.priority;
       const best = top[0]?.worker.options.priority;
       if (best === undefined || priority > best) top = [lane];
@@ -573,7 +633,7 @@ export class ClusterQueue implements WorkQueue {
   }
 
   /** A fetched job becomes a run of this host; attempts that died with their host count as crashes. */
-  #accept(job: Job<JobData>, token: string, lane: Lane): void {
+  #accept(job: Job<JobData>, token: string, lane: Lane, exclusive: boolean): void {
     const { worker } = lane;
     const data = job.data ?? { origin: 'run' };
     const done = Math.max(0, job.attemptsStarted - 1);
@@ -590,7 +650,7 @@ export class ClusterQueue implements WorkQueue {
       // a success removes it if the run was a replay.
       replayOf: ORIGINS[data.origin].requested ? (job.id as string) : undefined,
     });
-    this.#held.set(run, { job, token, lane });
+    this.#held.set(run, { job, token, lane, exclusive });
     const crashed = done - job.attemptsMade;
     if (crashed > 0 && this.#crashed(run, crashed)) return;
     this.#buffer.push(run);
@@ -636,7 +696,9 @@ export class ClusterQueue implements WorkQueue {
     if (run.origin === 'schedule') run.worker.scheduledInFlight--;
   }
 
-  async #handBack(held: Held): Promise<void> {
+  async #handBack(held: Held, run: Run): Promise<void> {
+    this.#releaseLease(held);
+    if (run.isTrial) await this.#breakers?.release(run.worker).catch(() => undefined);
     try {
       await (this.#redis as Redis).hincrby(
         this.#keys.job(held.lane.worker.name, held.job.id as string),
@@ -669,6 +731,11 @@ export class ClusterQueue implements WorkQueue {
   }
 
   #extendLocks(): void {
+    this.#breakers?.renew();
+    const exclusive: [WorkerRecord, string][] = [];
+    for (const held of this.#held.values())
+      if (held.exclusive) exclusive.push([held.lane.worker, held.token]);
+    this.#leases?.renew(exclusive);
     const byLane = new Map<Lane, Held[]>();
     for (const held of this.#held.values()) {
       const list = byLane.get(held.lane) ?? [];
@@ -785,6 +852,7 @@ export class ClusterQueue implements WorkQueue {
     switch (event.event) {
       case 'waiting':
         if (jobId !== undefined && event.prev === 'failed') this.#unarmed.delete(jobId);
+        if (event.prev === 'active') this.#unholdPartners(lane);
         lane.stir();
         this.#pump();
         break;
@@ -793,10 +861,13 @@ export class ClusterQueue implements WorkQueue {
         this.#pump();
         break;
       case 'delayed':
+        // A retry waits out its backoff: the run left its host, so its `blocks` partners may start.
+        this.#unholdPartners(lane);
         this.#due(lane, Number(event.delay));
         break;
       case 'completed': {
         lane.stir();
+        this.#unholdPartners(lane);
         if (jobId !== undefined) {
           this.#ctx.deadLetters.forget(jobId);
           let value: unknown;
@@ -812,6 +883,7 @@ export class ClusterQueue implements WorkQueue {
       }
       case 'failed': {
         lane.stir();
+        this.#unholdPartners(lane);
         const failure = decodeFailure(event.failedReason);
         if (jobId !== undefined) {
           const outcome: RunOutcome =
@@ -829,6 +901,37 @@ export class ClusterQueue implements WorkQueue {
         if (jobId !== undefined) this.#ctx.deadLetters.forget(jobId);
         break;
     }
+  }
+
+  /** A cluster-wide gate said no: look again at a wake-up, or once a dead host's lease has lapsed. */
+  #hold(lane: Lane): void {
+    lane.held = true;
+    if (lane.heldTimer !== undefined) return;
+    lane.heldTimer = setTimeout(() => this.#unhold(lane), this.#ctx.options.lockMs);
+    lane.heldTimer.unref();
+  }
+
+  #unhold(lane: Lane): void {
+    lane.held = false;
+    if (lane.heldTimer !== undefined) clearTimeout(lane.heldTimer);
+    lane.heldTimer = undefined;
+    this.#pump();
+  }
+
+  /** A run of the lane's worker ended somewhere: its `blocks` partners may start. */
+  #unholdPartners(lane: Lane): void {
+    for (const other of lane.worker.exclusive) {
+      const partner = this.#lanes.get(other.name);
+      if (partner?.held) this.#unhold(partner);
+    }
+  }
+
+  #releaseLease(held: Held): void {
+    if (!held.exclusive) return;
+    held.exclusive = false;
+    const leases = this.#leases;
+    if (leases !== undefined)
+      this.#write(leases.release(held.lane.worker, held.token).catch(() => undefined));
   }
 
   #forgetPending(jobId: string, run: Run): void {

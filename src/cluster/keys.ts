@@ -46,6 +46,21 @@ export class ClusterKeys {
     return `${this.#own}:chain:${this.queueName(worker)}:${slot}`;
   }
 
+  /** A worker's breaker and enabled flag, cluster-wide (breakers.ts). */
+  breaker(worker: string): string {
+    return `${this.#own}:breaker:${this.queueName(worker)}`;
+  }
+
+  /** The lease of the one half-open trial of a worker. */
+  trial(worker: string): string {
+    return `${this.#own}:trial:${this.queueName(worker)}`;
+  }
+
+  /** The runs that hold a worker with `blocks` partners (leases.ts). */
+  exclusion(worker: string): string {
+    return `${this.#own}:exclusion:${this.queueName(worker)}`;
+  }
+
   /** A worker's run totals, summed over every host. */
   totals(worker: string): string {
     return `${this.#own}:totals:${this.queueName(worker)}`;

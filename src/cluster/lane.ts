@@ -25,6 +25,12 @@ export class Lane {
    * wait list only when a fetch asks, so until then the lane counts as holding a run waiting since then.
    */
   dueReady: number | undefined;
+  /**
+   * A cluster-wide gate said no (a `blocks` partner runs somewhere, another host holds the half-open
+   * trial): no fetch until a wake-up (a partner's run ended, the breaker moved) or `heldTimer`.
+   */
+  held = false;
+  heldTimer: NodeJS.Timeout | undefined;
   /** Mirror: runs waiting cluster-wide. */
   waiting = 0;
   /** Set up (its event stream followed, its global concurrency set). */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Run } from '../run.ts';
 import type { ClusterStatus, RunTotals } from '../types.ts';
 import type { WorkerRecord } from '../worker-record.ts';
+import type { ClusterBreakers } from './breakers.ts';
 import type { HostBeat, HostRegistry } from './host-registry.ts';
 import type { ClusterKeys } from './keys.ts';
 import type { Lane } from './lane.ts';
@@ -14,6 +15,7 @@ export interface MirrorContext {
   keys: ClusterKeys;
   registry: HostRegistry;
   schedules: ClusterSchedules;
+  breakers: ClusterBreakers;
   options: ResolvedClusterOptions;
   log: Logger;
   lanes(): Iterable<Lane>;
@@ -106,6 +108,7 @@ export class ClusterMirror {
     });
     this.#hosts = hosts;
     this.#due = await this.#ctx.schedules.dueAt(lanes.map((lane) => lane.worker));
+    await this.#ctx.breakers.refresh(lanes.map((lane) => lane.worker));
   }
 
   /** When the worker's next scheduled run is due, as Redis says (undefined: not scheduled). */

@@ -7,7 +7,7 @@ import { type Host, type HostEvent, orchestrator, startHost, startRedis } from '
 
 test('a 1 s interval worker on 3 hosts for 30 s fires 30 ± 2 times, no due time run twice', async (t) => {
   const redis = await startRedis(t);
-  const workers = { tick: { executionMode: 'scheduled', intervalSeconds: 1 } };
+  const workers = { tick: { executionMode: 'scheduled', intervalSeconds: 1, inline: true } };
   const hosts: Host[] = await Promise.all(
     ['a', 'b', 'c'].map((hostId) => startHost(t, { redis: redis.url, hostId, workers })),
   );
