@@ -501,6 +501,10 @@ export class ClusterQueue implements WorkQueue {
         );
       }
     }
+    await this.#addRequested(lane, run, jobId);
+  }
+
+  async #addRequested(lane: Lane, run: Run, jobId: string): Promise<void> {
     const data: JobData = { origin: run.origin };
     if (run.payload !== undefined) data.payload = run.payload;
     await lane.queue.add(lane.queue.name, data, {
@@ -991,6 +995,41 @@ export class ClusterQueue implements WorkQueue {
   /** Redis is back after a loss: look again everywhere (events may have been missed meanwhile). */
   #reconnected(): void {
     for (const lane of this.#lanes.values()) lane.stir();
+    this.#pump();
+    void this.#recover().catch((error: unknown) =>
+      this.#ctx.log.warn({ err: error }, 'cluster: recovery after a Redis loss failed'),
+    );
+  }
+
+  /**
+   * After a Redis loss: what Redis no longer holds (a restart without persistence) is put back — each
+   * worker's global concurrency and schedule, and the runs asked for here that are gone (sent again:
+   * at least once) — and outcomes whose events were missed meanwhile are delivered from the jobs.
+   */
+  async #recover(): Promise<void> {
+    for (const lane of [...this.#lanes.values()]) {
+      await lane.queue.setGlobalConcurrency(lane.worker.options.concurrency);
+      await this.#schedules?.ensure(lane);
+      await this.#armDue(lane);
+    }
+    for (const [jobId, run] of [...this.#pending]) {
+      if (this.#pending.get(jobId) !== run || this.#unarmed.has(jobId)) continue;
+      const lane = this.#lane(run.worker);
+      const job = (await lane.queue.getJob(jobId)) as Job<JobData> | undefined;
+      if (this.#pending.get(jobId) !== run) continue;
+      if (job === undefined || job === null) {
+        this.#ctx.log.warn(
+          { worker: run.worker.name, runId: jobId },
+          'cluster: a queued run was lost by Redis: sent again',
+        );
+        await this.#addRequested(lane, run, jobId);
+      } else if (job.finishedOn !== undefined && job.finishedOn !== null) {
+        const failure = decodeFailure(job.failedReason);
+        if (failure !== undefined) this.#delivered(jobId, failureOutcome(failure));
+        else if (await job.isCompleted())
+          this.#delivered(jobId, { ok: true, value: decodeResult(job.returnvalue) });
+      }
+    }
     this.#pump();
   }
 
