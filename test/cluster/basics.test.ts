@@ -147,3 +147,36 @@ test('without cluster, neither BullMQ nor ioredis is loaded', async () => {
   });
   assert.deepEqual(JSON.parse(out.trim().split('\n').pop() as string), []);
 });
+
+test('a config file takes cluster at its top level (corral run of one config on N machines)', async (t) => {
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadConfig, ConfigError } = await import('../../src/cli/config.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-cluster-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'w.mjs'), 'export default () => 1;\n');
+  const write = (name: string, config: unknown) => {
+    writeFileSync(join(dir, name), JSON.stringify(config));
+    return join(dir, name);
+  };
+  const workers = { w: { module: './w.mjs', executionMode: 'triggered' } };
+  const ok = await loadConfig(
+    write('ok.json', { cluster: { redis: 'redis://127.0.0.1:6379', lockMs: 5000 }, workers }),
+  );
+  assert.deepEqual(ok.orchestrator.cluster, { redis: 'redis://127.0.0.1:6379', lockMs: 5000 });
+  await assert.rejects(
+    loadConfig(write('bad.json', { cluster: { redis: 'redis://127.0.0.1:6379', lockMs: 10 }, workers })),
+    (e: unknown) => e instanceof ConfigError && /cluster\.lockMs/.test(e.message),
+  );
+  await assert.rejects(
+    loadConfig(
+      write('twice.json', {
+        orchestrator: { cluster: { redis: 'redis://x' } },
+        cluster: { redis: 'redis://x' },
+        workers,
+      }),
+    ),
+    (e: unknown) => e instanceof ConfigError && /cluster is given twice/.test(e.message),
+  );
+});
