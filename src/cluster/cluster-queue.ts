@@ -507,14 +507,33 @@ export class ClusterQueue implements WorkQueue {
   async #addRequested(lane: Lane, run: Run, jobId: string): Promise<void> {
     const data: JobData = { origin: run.origin };
     if (run.payload !== undefined) data.payload = run.payload;
-    await lane.queue.add(lane.queue.name, data, {
+    const job = await lane.queue.add(lane.queue.name, data, {
       jobId,
       attempts: ATTEMPTS,
       backoff: { type: 'corral' },
       removeOnComplete: KEEP_FINISHED,
       // A requested run that fails its last attempt stays in the failed set: it is the dead letter.
       removeOnFail: ORIGINS[run.origin].requested ? false : KEEP_FINISHED,
+      // `key`: BullMQ's deduplication id, for as long as the run it names is queued or running.
+      ...(run.key === undefined ? {} : { deduplication: { id: run.key } }),
     });
+    const joined = job.id as string;
+    if (joined === jobId || this.#pending.get(jobId) !== run) return;
+    // Another host queued a run with this key: this caller joins it (README: keys).
+    this.#forgetPending(jobId, run);
+    this.#pending.set(joined, run);
+    this.#jobOf.set(run, joined);
+    // It may have ended before this host was listening for it.
+    const existing = (await lane.queue.getJob(joined)) as Job<JobData> | undefined;
+    if (existing?.finishedOn !== undefined && existing.finishedOn !== null) {
+      const failure = decodeFailure(existing.failedReason);
+      this.#delivered(
+        joined,
+        failure === undefined
+          ? { ok: true, value: decodeResult(existing.returnvalue) }
+          : failureOutcome(failure),
+      );
+    }
   }
 
   // ---- fetching --------------------------------------------------------------------------------
@@ -654,7 +673,14 @@ export class ClusterQueue implements WorkQueue {
       // a success removes it if the run was a replay.
       replayOf: ORIGINS[data.origin].requested ? (job.id as string) : undefined,
     });
-    this.#held.set(run, { job, token, lane, exclusive });
+    const held: Held = { job, token, lane, exclusive };
+    this.#held.set(run, held);
+    if (this.#draining) {
+      // Fetched while this host began to stop: straight back to the queue for the other hosts.
+      this.#held.delete(run);
+      this.#report(this.#handBack(held, run));
+      return;
+    }
     const crashed = done - job.attemptsMade;
     if (crashed > 0 && this.#crashed(run, crashed)) return;
     this.#buffer.push(run);
@@ -805,6 +831,7 @@ export class ClusterQueue implements WorkQueue {
     this.#lanesByStream.set(stream, lane);
     lane.ready = (async () => {
       await (this.#notifier as Notifier).follow(stream);
+      await this.#compareOptions(worker);
       await queue.setGlobalConcurrency(worker.options.concurrency);
       await this.#schedules?.ensure(lane);
       await this.#armDue(lane);
@@ -816,6 +843,44 @@ export class ClusterQueue implements WorkQueue {
         this.#ctx.log.warn({ err: error, worker: worker.name }, 'cluster: lane setup failed'),
     );
     return lane;
+  }
+
+  /**
+   * Records this registration's cluster-wide options as the latest, and warns, naming them, about those
+   * that differ from the registration before it (another host's, or an earlier version of this one).
+   */
+  async #compareOptions(worker: WorkerRecord): Promise<void> {
+    const o = worker.options;
+    const shared: Record<string, unknown> = {
+      executionMode: o.executionMode,
+      intervalSeconds: o.intervalSeconds,
+      cron: o.cron ?? null,
+      concurrency: o.concurrency,
+      maxQueue: o.maxQueue,
+      maxRetries: o.maxRetries,
+      retryDelayMs: o.retryDelayMs,
+      maxConsecutiveFailures: o.maxConsecutiveFailures,
+      breakerCooldownSeconds: o.breakerCooldownSeconds,
+      blocks: [...o.blocks].sort(),
+      dependsOn: [...o.dependsOn].sort(),
+      priority: o.priority,
+      missedRuns: o.missedRuns,
+    };
+    const previous = (await (this.#redis as Redis).call(
+      'SET',
+      this.#keys.options(worker.name),
+      JSON.stringify(shared),
+      'GET',
+    )) as string | null;
+    if (previous === null) return;
+    const before = JSON.parse(previous) as Record<string, unknown>;
+    const differ = Object.keys(shared).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(shared[k]));
+    if (differ.length > 0) {
+      this.#ctx.log.warn(
+        { worker: worker.name, options: differ },
+        `cluster: worker "${worker.name}" is registered here with other cluster-wide options than before: ${differ.join(', ')}`,
+      );
+    }
   }
 
   /** A timer at the due time of the lane's earliest delayed job: it may be fetched then. */

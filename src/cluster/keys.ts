@@ -61,6 +61,11 @@ export class ClusterKeys {
     return `${this.#own}:exclusion:${this.queueName(worker)}`;
   }
 
+  /** The cluster-wide options of a worker's latest registration to start. */
+  options(worker: string): string {
+    return `${this.#own}:options:${this.queueName(worker)}`;
+  }
+
   /** A worker's run totals, summed over every host. */
   totals(worker: string): string {
     return `${this.#own}:totals:${this.queueName(worker)}`;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pino from 'pino';
 import { OrchestratorError, RunError, WorkerExecutionMode, WorkerOrchestrator } from '../../src/index.ts';
 import { waitFor } from '../helpers.ts';
 import { freePort, orchestrator, startRedis } from './harness.ts';
@@ -179,4 +180,19 @@ test('a config file takes cluster at its top level (corral run of one config on 
     ),
     (e: unknown) => e instanceof ConfigError && /cluster is given twice/.test(e.message),
   );
+});
+
+test('a host registering a worker with other cluster-wide options logs a warning naming them', async (t) => {
+  const redis = await startRedis(t);
+  const warnings: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+  const a = orchestrator(t, { cluster: { redis: redis.url, hostId: 'a' } });
+  const b = orchestrator(t, { cluster: { redis: redis.url, hostId: 'b' }, logger });
+  a.registerWorker('w', () => 0, { ...TRIGGERED, maxRetries: 1, concurrency: 2 });
+  b.registerWorker('w', () => 0, { ...TRIGGERED, maxRetries: 1, concurrency: 3, priority: 3 });
+  await a.start();
+  await b.start();
+  const warning = warnings.find((line) => line.includes('other cluster-wide options'));
+  assert.ok(warning !== undefined);
+  assert.deepEqual(JSON.parse(warning).options, ['concurrency', 'priority']);
 });

@@ -162,3 +162,32 @@ test('stop() on one host: what it runs past the grace period goes back to the qu
   // Handed back, not failed: the attempt that was cut short does not count.
   assert.deepEqual(attempts.filter((a) => a.startsWith('staying')).sort(), ['staying:1:1', 'staying:2:1']);
 });
+
+test('run(..., { key }) on two hosts joins one run while it is queued or running', async (t) => {
+  const redis = await startRedis(t);
+  const a = orchestrator(t, { cluster: { redis: redis.url, hostId: 'a', execute: false } });
+  const b = orchestrator(t, { cluster: { redis: redis.url, hostId: 'b', execute: false } });
+  for (const orch of [a, b]) orch.registerWorker('w', () => 0, TRIGGERED);
+  await a.start();
+  await b.start();
+  let calls = 0;
+  const first = a.run('w', 'from a', { key: 'k1' });
+  await waitFor(() => a.getStatus().workerStates.w?.queued === 1, 3000, 'queued');
+  const second = b.run('w', 'from b', { key: 'k1' });
+  await sleep(100);
+  const runner = orchestrator(t, { cluster: { redis: redis.url, hostId: 'runner' } });
+  runner.registerWorker(
+    'w',
+    async (ctx) => {
+      calls++;
+      await sleep(50);
+      return ctx.payload;
+    },
+    TRIGGERED,
+  );
+  await runner.start();
+  assert.deepEqual(await Promise.all([first, second]), ['from a', 'from a']);
+  assert.equal(calls, 1);
+  // Over: the same key runs again.
+  assert.equal(await b.run('w', 'again', { key: 'k1' }), 'again');
+});
