@@ -138,6 +138,7 @@ export class WorkerOrchestrator extends EventEmitter {
             deliver: (run, outcome) => this.#completion.delivered(run, outcome),
             refuse: (run, error) => this.#admission.refused(run, error),
             finish: (run, outcome) => this.#completion.finish(run, outcome),
+            abort: (run, error) => this.#completion.abort(run, error),
             left: (run) => this.#completion.left(run),
           });
     this.#queue =

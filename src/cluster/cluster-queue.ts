@@ -47,6 +47,8 @@ export interface ClusterQueueContext {
   refuse(run: Run, error: Error): void;
   /** A fetched run that is over before it starts (its last attempt died with its host): completion. */
   finish(run: Run, outcome: RunOutcome): void;
+  /** Cancels a run this host holds, wherever it is here (completion's `abort`). */
+  abort(run: Run, error: Error): void;
   /** An in-flight run was handed back to the cluster for its retry: no longer in flight here. */
   left(run: Run): void;
 }
@@ -66,6 +68,8 @@ interface Held {
   lane: Lane;
   /** It holds its worker against `blocks` partners (leases.ts) under its token. */
   exclusive: boolean;
+  /** Its caller cancelled it: it ends as aborted, and leaves Redis (neither retried nor a dead letter). */
+  cancelled?: boolean;
 }
 
 /** corral decides retries (retry.ts); BullMQ counts the attempts and waits out the backoff. */
@@ -300,8 +304,16 @@ export class ClusterQueue implements WorkQueue {
     if (jobId !== undefined) {
       this.#forgetPending(jobId, run);
       const lane = this.#lanes.get(run.worker.name);
-      // Removed if it still waits (or waits out a backoff); a run already started elsewhere goes on.
-      if (lane !== undefined) this.#write(lane.queue.remove(jobId).catch(() => 0));
+      // Removed if it still waits (or waits out a backoff). A run taken by a host cannot be removed
+      // (it is locked): that host is told on the queue's event stream and ends it (#cancelled).
+      if (lane !== undefined) {
+        this.#write(
+          lane.queue.remove(jobId).then(
+            (removed) => (removed === 1 ? undefined : this.#tellCancel(run.worker, jobId)),
+            () => this.#tellCancel(run.worker, jobId),
+          ),
+        );
+      }
       return true;
     }
     return false;
@@ -381,7 +393,9 @@ export class ClusterQueue implements WorkQueue {
     const held = this.#held.get(run);
     if (held === undefined) return;
     this.#release(run);
-    if (outcome === undefined || (!outcome.ok && outcome.reason === 'aborted')) {
+    if (held.cancelled === true) {
+      this.#report(this.#drop(held, run));
+    } else if (outcome === undefined || (!outcome.ok && outcome.reason === 'aborted')) {
       // Stopped here (or refused before it began): back to the queue for the other hosts. The attempt
       // counter goes back first, while this host still holds the lock, so the hand-back is not counted
       // as an attempt (nor taken for a crash) by whoever fetches it next.
@@ -425,6 +439,22 @@ export class ClusterQueue implements WorkQueue {
           token,
         );
       }
+    } catch (error) {
+      this.#lost(held, error);
+    }
+  }
+
+  /** A cancelled run leaves Redis: failed (as aborted, not a dead letter), then removed. */
+  async #drop(held: Held, run: Run): Promise<void> {
+    this.#releaseLease(held);
+    if (run.isTrial) await this.#breakers?.release(run.worker).catch(() => undefined);
+    try {
+      const failure = {
+        ...this.#failure(run, 'aborted', new Error('cancelled by its caller')),
+        requested: false,
+      };
+      await held.job.moveToFailed(finalError(failure), held.token);
+      await held.job.remove();
     } catch (error) {
       this.#lost(held, error);
     }
@@ -969,6 +999,25 @@ export class ClusterQueue implements WorkQueue {
       case 'removed':
         if (jobId !== undefined) this.#ctx.deadLetters.forget(jobId);
         break;
+      case CANCEL_EVENT:
+        if (jobId !== undefined) this.#cancelled(jobId);
+        break;
+    }
+  }
+
+  async #tellCancel(worker: WorkerRecord, jobId: string): Promise<void> {
+    await this.#redis
+      ?.xadd(this.#keys.bull(worker.name, 'events'), '*', 'event', CANCEL_EVENT, 'jobId', jobId)
+      .catch(() => undefined);
+  }
+
+  /** The caller of a run this host holds cancelled it: its attempt is ended (reason `aborted`). */
+  #cancelled(jobId: string): void {
+    for (const [run, held] of this.#held) {
+      if (held.job.id !== jobId) continue;
+      held.cancelled = true;
+      this.#ctx.abort(run, new Error('the run was cancelled by its caller'));
+      return;
     }
   }
 
@@ -1114,6 +1163,9 @@ export class ClusterQueue implements WorkQueue {
     void promise.finally(() => this.#writes.delete(promise));
   }
 }
+
+/** corral's own event on a queue's stream: the caller of a run cancelled it. */
+const CANCEL_EVENT = 'corral:cancel';
 
 /** How long `close()` waits for Redis to take what this host still has to write. */
 const CLOSE_WAIT_MS = 5000;

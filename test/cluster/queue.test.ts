@@ -191,3 +191,45 @@ test('run(..., { key }) on two hosts joins one run while it is queued or running
   // Over: the same key runs again.
   assert.equal(await b.run('w', 'again', { key: 'k1' }), 'again');
 });
+
+test("a caller's signal cancels its run on the host running it: aborted, not retried, not a dead letter", async (t) => {
+  const redis = await startRedis(t);
+  const caller = orchestrator(t, { cluster: { redis: redis.url, hostId: 'caller', execute: false } });
+  const runner = orchestrator(t, { cluster: { redis: redis.url, hostId: 'runner' } });
+  caller.registerWorker('slow', () => 0, { ...TRIGGERED, maxRetries: 2 });
+  let started = 0;
+  let aborted = 0;
+  runner.registerWorker(
+    'slow',
+    (ctx) =>
+      new Promise((_resolve, reject) => {
+        started++;
+        ctx.signal.addEventListener('abort', () => {
+          aborted++;
+          reject(new Error('aborted'));
+        });
+      }),
+    { ...TRIGGERED, maxRetries: 2 },
+  );
+  await caller.start();
+  await runner.start();
+  const controller = new AbortController();
+  const run = caller.run('slow', 1, { signal: controller.signal }).catch((e: unknown) => e);
+  await waitFor(() => started === 1, 5000, 'started on the runner');
+  controller.abort();
+  const error = await run;
+  assert.ok(error instanceof RunError && error.reason === 'aborted');
+  await waitFor(() => aborted === 1, 3000, 'the attempt ended on the runner');
+  await waitFor(() => runner.getStatus().running === 0, 3000, 'nothing running');
+  await sleep(500);
+  assert.equal(started, 1, 'not retried');
+  assert.equal(runner.deadLetters.list().length + caller.deadLetters.list().length, 0);
+  // A queued run is removed and never starts.
+  await runner.stop();
+  const queued = new AbortController();
+  const waiting = caller.run('slow', 2, { signal: queued.signal }).catch((e: unknown) => e);
+  await waitFor(() => caller.getStatus().workerStates.slow?.queued === 1, 3000, 'queued');
+  queued.abort();
+  assert.ok((await waiting) instanceof RunError);
+  await waitFor(() => caller.getStatus().workerStates.slow?.queued === 0, 3000, 'removed');
+});
