@@ -67,7 +67,7 @@ export class Admission {
         this.#join(joinable, settle, reject, signal);
         return;
       }
-      const run = this.#admit(worker as WorkerRecord, origin, payload, settle, options);
+      const run = this.#admit(worker as WorkerRecord, origin, payload, { settle, refuse: reject }, options);
       if (run instanceof OrchestratorError) reject(run);
     });
   }
@@ -79,7 +79,8 @@ export class Admission {
       return Promise.resolve(false);
     }
     return new Promise<boolean>((resolve, reject) => {
-      const run = this.#admit(worker, 'trigger', payload, () => resolve(true), NO_OPTIONS);
+      const caller = { settle: () => resolve(true), refuse: reject };
+      const run = this.#admit(worker, 'trigger', payload, caller, NO_OPTIONS);
       if (run instanceof OrchestratorError) reject(run);
     });
   }
@@ -96,6 +97,18 @@ export class Admission {
     const run = this.#newOwn(worker, restored.origin, restored);
     this.#ctx.queue.addRestored(run);
     return run;
+  }
+
+  /**
+   * The queue found out after the call that the run cannot be queued (cluster mode: the cluster's
+   * `maxQueue`, Redis refusing): its caller's promise rejects with `error`.
+   */
+  refused(run: Run, error: Error): void {
+    if (run.state === 'done') return;
+    run.state = 'done';
+    run.detachSignal?.();
+    this.forget(run);
+    run.refuse?.(error);
   }
 
   /** The run is over (or refused): a later call with its key starts a new run. */
@@ -168,13 +181,13 @@ export class Admission {
     worker: WorkerRecord,
     origin: RunOrigin,
     payload: unknown,
-    settle: (outcome: RunOutcome) => void,
+    caller: Caller,
     options: RequestOptions,
   ): Run | OrchestratorError {
     const encodedPayload = this.#encode(worker.name, payload);
     if (encodedPayload instanceof OrchestratorError) return encodedPayload;
     const { queue } = this.#ctx;
-    const run = this.#newRequest(worker, origin, payload, settle, options);
+    const run = this.#newRequest(worker, origin, payload, caller, options);
     queue.add(run, encodedPayload);
     const { signal } = options;
     if (signal !== undefined) {
@@ -206,7 +219,7 @@ export class Admission {
     worker: WorkerRecord,
     origin: RunOrigin,
     payload: unknown,
-    settle: (outcome: RunOutcome) => void,
+    caller: Caller,
     request: RequestOptions,
   ): Run {
     const seq = this.#ctx.sequence.next();
@@ -221,7 +234,8 @@ export class Admission {
         startedAt: now,
         enqueuedAt: now,
         replayOf: request.replayOf,
-        settle,
+        settle: caller.settle,
+        refuse: caller.refuse,
         key: request.key,
       }),
     );
@@ -270,6 +284,12 @@ export class Admission {
 }
 
 const NO_OPTIONS: RequestOptions = Object.freeze({});
+
+/** Who asked for a run: told its outcome, or that it could not be queued after all (cluster mode). */
+interface Caller {
+  settle: (outcome: RunOutcome) => void;
+  refuse: (error: Error) => void;
+}
 
 function keyOf(worker: string, key: string): string {
   return `${worker}\u0000${key}`;

@@ -182,7 +182,7 @@ export class AttemptRunner {
     });
     if (willRetry && run.abortError === undefined) {
       worker.totals.retries++;
-      ctx.queue.retryAfter(run, backoffDelay(worker.options.retryDelayMs, run.attempt + 1));
+      ctx.queue.retryAfter(run, backoffDelay(worker.options.retryDelayMs, run.attempt + 1), outcome.error);
     } else if (willRetry) {
       // Cancelled while this attempt was failing (e.g. from a worker:failure listener).
       ctx.finish(run, {

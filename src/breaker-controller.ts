@@ -16,6 +16,8 @@ export interface BreakerContext {
   /** Its waiting runs may start now: another look, then a dispatch. */
   wake(worker: WorkerRecord): void;
   save(worker: WorkerRecord): void;
+  /** Cluster mode: Redis's clock counts cooldowns and one host moves the breaker to half-open. */
+  cooldownElsewhere?: boolean;
 }
 
 /**
@@ -67,6 +69,7 @@ export class BreakerController {
    */
   resume(worker: WorkerRecord): void {
     if (worker.breaker.state !== 'open' || worker.breaker.cooldownMs === null) return;
+    if (this.#ctx.cooldownElsewhere === true) return;
     worker.cooldownUntil ??= this.#ctx.clock.now();
     this.#armCooldown(worker);
   }
@@ -85,7 +88,7 @@ export class BreakerController {
     );
     this.#ctx.emit('worker:disabled', { name: worker.name, consecutiveFailures });
     const cooldownMs = worker.breaker.cooldownMs;
-    if (cooldownMs === null) return;
+    if (cooldownMs === null || this.#ctx.cooldownElsewhere === true) return;
     worker.cooldownUntil = this.#ctx.clock.now() + cooldownMs;
     // While stopping, the cooldown is only remembered; the next start() arms it.
     if (this.#ctx.running()) this.#armCooldown(worker);

@@ -31,8 +31,11 @@ export interface CompletionContext {
   dispatch(): void;
 }
 
-/** Told of every run that leaves the in-flight set (the stop report counts them). */
-export type RunEndedListener = (run: Run) => void;
+/**
+ * Told of every run that leaves the in-flight set (the stop report counts them); `handedOff`: it left
+ * for another host (cluster mode: its retry), it did not end here.
+ */
+export type RunEndedListener = (run: Run, handedOff?: boolean) => void;
 
 /**
  * The end of a run: records it (totals, history, last error), dead-letters a requested run that failed
@@ -62,7 +65,7 @@ export class Completion {
     run.state = 'done';
     run.detachSignal?.();
     ctx.forgetKey(run);
-    ctx.queue.settle(run);
+    ctx.queue.settle(run, outcome);
     const now = ctx.clock.now();
     if (wasInFlight) worker.lastEndedAt = now;
     if (outcome.ok) {
@@ -99,6 +102,26 @@ export class Completion {
       this.#onRunEnded?.(run);
       this.#afterRun(worker, run, outcome);
     }
+  }
+
+  /**
+   * The run ran on another host (cluster mode) and ended there with `outcome`: that host recorded it;
+   * here only its callers (and those joined by key) are told.
+   */
+  delivered(run: Run, outcome: RunOutcome): void {
+    if (run.state === 'done') return;
+    const ctx = this.#ctx;
+    run.state = 'done';
+    run.detachSignal?.();
+    ctx.forgetKey(run);
+    ctx.queue.settle(run, outcome);
+    run.settle?.(outcome);
+    if (run.joined !== undefined) for (const settle of run.joined) settle(outcome);
+  }
+
+  /** Cluster mode: an in-flight run was handed back to the cluster for its retry. */
+  left(run: Run): void {
+    this.#onRunEnded?.(run, true);
   }
 
   /** Cancels a run wherever it is: taken from its queue, its attempt ended, or its backoff cut short. */

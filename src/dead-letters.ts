@@ -16,11 +16,16 @@ export class DeadLetterQueue {
   readonly #entries = new Map<string, DeadLetter>();
   readonly #hooks: DeadLetterHooks;
   readonly #max: number;
+  readonly #idIsRun: boolean;
 
-  /** @internal created by the orchestrator */
-  constructor(hooks: DeadLetterHooks, max: number) {
+  /**
+   * @internal created by the orchestrator. `idIsRun`: a new entry takes the id its run gives as
+   * `replayOf` (cluster mode: the BullMQ job id, the same on every host) instead of a fresh UUID.
+   */
+  constructor(hooks: DeadLetterHooks, max: number, idIsRun = false) {
     this.#hooks = hooks;
     this.#max = max;
+    this.#idIsRun = idIsRun;
   }
 
   /** Entries, oldest first; only those of worker `name` when given. */
@@ -71,7 +76,8 @@ export class DeadLetterQueue {
       this.#hooks.stored(existing);
       return { ...existing };
     }
-    const created: DeadLetter = { id: randomUUID(), ...entry };
+    const id = this.#idIsRun && replayOf !== undefined ? replayOf : randomUUID();
+    const created: DeadLetter = { id, ...entry };
     this.#entries.set(created.id, created);
     this.#hooks.stored(created);
     if (this.#entries.size > this.#max) {
@@ -80,6 +86,20 @@ export class DeadLetterQueue {
       this.#hooks.removed(oldest, true);
     }
     return { ...created };
+  }
+
+  /** @internal cluster mode: an entry recorded by another host, mirrored here (no hooks). */
+  put(entry: DeadLetter): void {
+    this.#entries.set(entry.id, { ...entry });
+    if (this.#entries.size > this.#max) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  /** @internal cluster mode: an entry removed or replayed by another host (no hooks). */
+  forget(id: string): boolean {
+    return this.#entries.delete(id);
   }
 
   /** @internal replaces the contents with entries read from a durable store. */

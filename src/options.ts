@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
+import { type ResolvedClusterOptions, resolveClusterOptions } from './cluster/options.ts';
 import { OrchestratorError } from './errors.ts';
 import { parseCron } from './scheduler/schedule.ts';
 
@@ -309,6 +310,7 @@ const KNOWN_ORCHESTRATOR_OPTIONS = new Set<string>([
   'maxPayloadBytes',
   'clock',
   'store',
+  'cluster',
 ]);
 
 /** Orchestrator options after validation. */
@@ -319,6 +321,8 @@ export interface ResolvedOrchestratorOptions {
   shutdownTimeoutMs: number;
   maxDeadLetters: number;
   maxPayloadBytes: number;
+  /** Set only in cluster mode. */
+  cluster?: ResolvedClusterOptions;
 }
 
 /** 16 MiB: far above a job's parameters, far below what would make a store or a status page a problem. */
@@ -359,6 +363,10 @@ export function resolveOrchestratorOptions(
       ['open', 'apply', 'close'].every((m) => typeof (store as Record<string, unknown>)[m] === 'function');
     if (!isPath && !isStore) throw invalid(where, 'store', "'memory', a file path or a Store object", store);
   }
+  const cluster = opts.cluster === undefined ? undefined : resolveClusterOptions(opts.cluster);
+  if (cluster !== undefined && opts.store !== undefined && opts.store !== 'memory') {
+    throw invalid(where, 'store', "'memory' beside cluster (Redis is the cluster's store)", opts.store);
+  }
   if (opts.logger !== undefined && opts.logger !== false) {
     const l = opts.logger as unknown as Record<string, unknown>;
     if (
@@ -377,5 +385,6 @@ export function resolveOrchestratorOptions(
     shutdownTimeoutMs: opts.shutdownTimeoutMs ?? 30_000,
     maxDeadLetters: opts.maxDeadLetters ?? 10_000,
     maxPayloadBytes: opts.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    ...(cluster === undefined ? {} : { cluster }),
   };
 }

@@ -4,6 +4,7 @@ import { Admission } from './admission.ts';
 import { AttemptRunner } from './attempt-runner.ts';
 import { BreakerController } from './breaker-controller.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { ClusterQueue } from './cluster/cluster-queue.ts';
 import { Completion } from './completion.ts';
 import type { OrchestratorControl } from './control.ts';
 import { DeadLetterQueue } from './dead-letters.ts';
@@ -12,7 +13,12 @@ import { OrchestratorError } from './errors.ts';
 import type { Emit, OrchestratorEventName, OrchestratorListener } from './events.ts';
 import type { HttpServerHandle, ListenOptions } from './http/server.ts';
 import { resolveLogger } from './logger.ts';
-import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWorker } from './options.ts';
+import {
+  type ResolvedOrchestratorOptions,
+  type ResolvedWorkerOptions,
+  resolveOrchestratorOptions,
+  resolveWorker,
+} from './options.ts';
 import { LocalQueue } from './queue/local-queue.ts';
 import type { WorkQueue } from './queue/work-queue.ts';
 import { validateGraph, validateNames } from './scheduler/graph.ts';
@@ -33,6 +39,7 @@ import type {
   WorkerFn,
   WorkerOptions,
 } from './types.ts';
+import { WorkerExecutionMode } from './types.ts';
 import { WorkerRecord } from './worker-record.ts';
 
 type State = 'stopped' | 'running' | 'stopping';
@@ -68,6 +75,8 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
   readonly #persistence: Persistence;
   readonly #deadLetters: DeadLetterQueue;
   readonly #queue: WorkQueue;
+  /** Cluster mode: the queue shared through Redis (also `#queue`); undefined on one host. */
+  readonly #cluster: ClusterQueue | undefined;
   readonly #admission: Admission;
   readonly #planner: Planner;
   readonly #breakers: BreakerController;
@@ -106,16 +115,41 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
             );
           }
           this.#persistence.deadLetterRemoved(entry.id, () => this.#deadLetters.remove(entry.id));
+          if (!evicted) this.#cluster?.removeDeadLetter(entry.name, entry.id);
         },
       },
       this.#options.maxDeadLetters,
+      this.#options.cluster !== undefined,
     );
-    this.#queue = new LocalQueue({
-      clock,
-      persistence: this.#persistence,
-      workers: () => workers.values(),
-      onRetryReady: dispatch,
-    });
+    this.#cluster =
+      this.#options.cluster === undefined
+        ? undefined
+        : new ClusterQueue({
+            clock,
+            log,
+            emit,
+            sequence: this.#sequence,
+            options: this.#options.cluster,
+            maxConcurrentWorkers: this.#options.maxConcurrentWorkers,
+            deadLetters: this.#deadLetters,
+            state,
+            worker: (name) => workers.get(name),
+            workers: () => workers.values(),
+            dispatch,
+            deliver: (run, outcome) => this.#completion.delivered(run, outcome),
+            refuse: (run, error) => this.#admission.refused(run, error),
+            finish: (run, outcome) => this.#completion.finish(run, outcome),
+            abort: (run, error) => this.#completion.abort(run, error),
+            left: (run) => this.#completion.left(run),
+          });
+    this.#queue =
+      this.#cluster ??
+      new LocalQueue({
+        clock,
+        persistence: this.#persistence,
+        workers: () => workers.values(),
+        onRetryReady: dispatch,
+      });
     const queue = this.#queue;
     this.#admission = new Admission({
       clock,
@@ -134,6 +168,9 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
       durable: () => queue.durable,
       enqueue: (worker, origin) => this.#admission.enqueue(worker, origin),
       dispatch,
+      // Cluster mode: Redis keeps schedules and loops (README: "Running on several machines").
+      elsewhere: (worker) =>
+        this.#cluster !== undefined && worker.options.executionMode !== WorkerExecutionMode.TRIGGERED,
     });
     this.#breakers = new BreakerController({
       clock,
@@ -147,6 +184,7 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
         dispatch();
       },
       save,
+      cooldownElsewhere: this.#options.cluster !== undefined,
     });
     this.#runner = new AttemptRunner({
       clock,
@@ -200,6 +238,7 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
     options?: WorkerOptions,
   ): void {
     const resolved = resolveWorker(name, worker as WorkerFn | string | URL, options);
+    if (this.#cluster !== undefined) refuseInCluster(name, resolved.options);
     if (this.#workers.has(name)) {
       throw new OrchestratorError('ERR_DUPLICATE_WORKER', `worker "${name}" is already registered`);
     }
@@ -238,6 +277,8 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
     if (this.#stopping !== undefined) await this.#stopping;
     if (this.#state === 'running') return;
     validateGraph(this.#workers);
+    // Cluster mode: Redis must be reachable and the host id free, or start() fails with ERR_STORE.
+    await this.#cluster?.open();
     const stored = await this.#persistence.open();
     if (stored !== undefined) {
       restore(stored, {
@@ -295,6 +336,7 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
       release: async () => {
         await this.#runner.close();
         await this.#persistence.close(this.#workers.values());
+        await this.#cluster?.close();
       },
     });
     this.#state = 'stopped';
@@ -334,6 +376,7 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
     const wasEnabled = worker.enabled;
     worker.manuallyEnabled = true;
     this.#breakers.reset(worker);
+    this.#cluster?.setEnabled(worker, true);
     this.#persistence.worker(worker);
     if (!wasEnabled) {
       this.#log.info({ worker: name }, 'worker enabled');
@@ -354,6 +397,7 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
     const worker = this.#get(name);
     this.#persistence.whileClosed(() => this.disableWorker(name));
     worker.manuallyEnabled = false;
+    this.#cluster?.setEnabled(worker, false);
     this.#planner.cancel(worker);
     this.#persistence.worker(worker);
     this.#log.info({ worker: name }, 'worker disabled');
@@ -396,8 +440,9 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
       workers: this.#workers.values(),
       count: this.#workers.size,
       queue: this.#queue,
-      dueAt: (worker) => this.#planner.dueAt(worker),
+      dueAt: (worker) => this.#cluster?.mirror?.dueAt(worker) ?? this.#planner.dueAt(worker),
       containment: this.#runner.containment,
+      shared: this.#cluster?.mirror,
     });
   }
 
@@ -418,6 +463,19 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
       }
     }
   };
+}
+
+/**
+ * What cluster mode does not run yet (README: "Running on several machines", not built yet): refused at
+ * registration rather than run once per host.
+ */
+function refuseInCluster(name: string, options: ResolvedWorkerOptions): void {
+  const refuse = (option: string, value: unknown) =>
+    new OrchestratorError(
+      'ERR_INVALID_OPTION',
+      `worker "${name}": ${option} ${JSON.stringify(value)} is not supported in cluster mode yet`,
+    );
+  if (options.dependsOn.length > 0) throw refuse('dependsOn', options.dependsOn);
 }
 
 /** `Supervisor` is another name for {@link WorkerOrchestrator}. */

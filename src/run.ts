@@ -65,6 +65,8 @@ export interface Run {
   replayOf: string | undefined;
   /** Tells the requester how the run ended. */
   settle: ((outcome: RunOutcome) => void) | undefined;
+  /** Tells the requester the run could not be queued after all (cluster mode: found out later). */
+  refuse: ((error: Error) => void) | undefined;
   /** Detaches the caller's AbortSignal listener. */
   detachSignal: (() => void) | undefined;
   /** Other callers that joined this run with the same `key`. */
@@ -81,7 +83,7 @@ export interface Run {
 /** A queued run with everything not given at its start value: the one place a Run is put together. */
 export function newRun(
   fields: Pick<Run, 'id' | 'worker' | 'payload' | 'origin' | 'seq' | 'startedAt' | 'enqueuedAt'> &
-    Partial<Pick<Run, 'replayOf' | 'settle' | 'key' | 'attempt'>>,
+    Partial<Pick<Run, 'replayOf' | 'settle' | 'refuse' | 'key' | 'attempt'>>,
 ): Run {
   return {
     attempt: 0,
@@ -93,6 +95,7 @@ export function newRun(
     abortError: undefined,
     replayOf: undefined,
     settle: undefined,
+    refuse: undefined,
     detachSignal: undefined,
     joined: undefined,
     key: undefined,

@@ -39,8 +39,8 @@ async function stopNow(ctx: ShutdownContext): Promise<StopReport> {
   const terminated: string[] = [];
   const terminatedRuns = new Set<Run>();
   let idle: (() => void) | undefined;
-  completion.watch((run) => {
-    if (!terminatedRuns.has(run)) completed.push(run.worker.name);
+  completion.watch((run, handedOff) => {
+    if (!terminatedRuns.has(run) && handedOff !== true) completed.push(run.worker.name);
     if (queue.inFlight.size === 0) idle?.();
   });
   const shutdownError = new Error('the orchestrator stopped before the run could finish');

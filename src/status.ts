@@ -1,5 +1,5 @@
 import type { WorkQueue } from './queue/work-queue.ts';
-import type { OrchestratorStatus, WorkerStatus } from './types.ts';
+import type { ClusterStatus, OrchestratorStatus, RunTotals, WorkerStatus } from './types.ts';
 import type { WorkerRecord } from './worker-record.ts';
 
 export interface StatusContext {
@@ -9,6 +9,15 @@ export interface StatusContext {
   queue: WorkQueue;
   dueAt(worker: WorkerRecord): number | undefined;
   containment: OrchestratorStatus['containment'];
+  /** Cluster mode: figures summed over every host, and the hosts. */
+  shared?: SharedView | undefined;
+}
+
+/** What a cluster knows beyond this host (answered from its mirror, synchronously). */
+export interface SharedView {
+  runningCount(worker: WorkerRecord): number;
+  totals(worker: WorkerRecord): RunTotals;
+  cluster(): ClusterStatus;
 }
 
 /** Beyond this, a time cannot be a Date (it would throw in toISOString). */
@@ -22,14 +31,15 @@ export function buildStatus(ctx: StatusContext): OrchestratorStatus {
   let queued = 0;
   for (const worker of ctx.workers) {
     const waiting = ctx.queue.waiting(worker);
+    const runningCount = ctx.shared?.runningCount(worker) ?? worker.inFlight;
     const status: WorkerStatus = {
       enabled: worker.enabled,
-      running: worker.inFlight > 0,
+      running: runningCount > 0,
       failures: worker.breaker.consecutiveFailures,
-      runningCount: worker.inFlight,
+      runningCount,
       queued: waiting,
       breaker: worker.breaker.state,
-      totals: { ...worker.totals },
+      totals: ctx.shared?.totals(worker) ?? { ...worker.totals },
     };
     if (worker.lastRunAt !== undefined) status.lastRun = isoDate(worker.lastRunAt);
     if (worker.lastSuccessAt !== undefined) status.lastSuccess = isoDate(worker.lastSuccessAt);
@@ -39,10 +49,10 @@ export function buildStatus(ctx: StatusContext): OrchestratorStatus {
     if (due !== undefined && due < MAX_DATE_MS) status.nextRunAt = isoDate(due);
     if (worker.resources !== undefined) status.resources = { ...worker.resources };
     workerStates[worker.name] = status;
-    running += worker.inFlight;
+    running += runningCount;
     queued += waiting;
   }
-  return {
+  const status: OrchestratorStatus = {
     state: ctx.state,
     workers: ctx.count,
     running,
@@ -50,6 +60,8 @@ export function buildStatus(ctx: StatusContext): OrchestratorStatus {
     containment: ctx.containment,
     workerStates,
   };
+  if (ctx.shared !== undefined) status.cluster = ctx.shared.cluster();
+  return status;
 }
 
 function isoDate(ms: number): string {

@@ -166,6 +166,41 @@ export interface OrchestratorOptions {
    * created if missing), or your own {@link Store}. @default 'memory'
    */
   store?: 'memory' | string | Store;
+  /**
+   * Cluster mode: hosts with the same Redis and `name` share their runs through BullMQ on Redis (README:
+   * "Running on several machines"). Only `store: 'memory'` may stand beside it: Redis is the store.
+   */
+  cluster?: ClusterOptions;
+}
+
+/** Options of cluster mode (README: "Running on several machines"). */
+export interface ClusterOptions {
+  /** A Redis URL (`redis://host:6379/0`) or ioredis options (host, port, password, sentinels...). Required. */
+  redis: string | Record<string, unknown>;
+  /** Hosts with the same Redis and name form one cluster. @default 'corral' */
+  name?: string;
+  /** Unique per live host. @default `${os.hostname()}:${process.pid}` */
+  hostId?: string;
+  /** false: this host queues, observes and serves, and runs nothing. @default true */
+  execute?: boolean;
+  /** A run whose host stops renewing its lock this long runs elsewhere (integer >= 1000). @default 30000 */
+  lockMs?: number;
+}
+
+/** One host of the cluster, as `getStatus().cluster.hosts` lists it. */
+export interface ClusterHostStatus {
+  id: string;
+  execute: boolean;
+  /** Names of the workers it executes ([] with `execute: false`). */
+  workers: string[];
+  /** Attempts in flight there. */
+  running: number;
+  lastSeenAt: string;
+}
+
+export interface ClusterStatus {
+  name: string;
+  hosts: ClusterHostStatus[];
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -214,6 +249,8 @@ export interface OrchestratorStatus {
    */
   containment: 'cgroup' | 'process-group';
   workerStates: Record<string, WorkerStatus>;
+  /** Cluster mode only: the live hosts of the cluster. */
+  cluster?: ClusterStatus;
 }
 
 /** What `stop()` resolves with (and `orchestrator:stopped` carries). */

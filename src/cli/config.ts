@@ -9,7 +9,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { WorkerOrchestrator } from '../orchestrator.ts';
 import { validateGraph } from '../scheduler/graph.ts';
-import { JobPriority, type OrchestratorOptions, WorkerExecutionMode, type WorkerOptions } from '../types.ts';
+import {
+  type ClusterOptions,
+  JobPriority,
+  type OrchestratorOptions,
+  WorkerExecutionMode,
+  type WorkerOptions,
+} from '../types.ts';
 import { CliError, EXIT, errorMessage } from './errors.ts';
 
 /** The port of the HTTP API when a config's `http` gives none, and the port the client commands call. */
@@ -52,7 +58,7 @@ export class ConfigError extends CliError {
   }
 }
 
-const TOP_LEVEL_KEYS = ['orchestrator', 'http', 'workers'];
+const TOP_LEVEL_KEYS = ['orchestrator', 'cluster', 'http', 'workers'];
 const HTTP_KEYS = ['port', 'host', 'token'];
 const CONFIG_EXTENSIONS = ['.js', '.mjs', '.cjs', '.json'];
 
@@ -268,7 +274,7 @@ export async function loadConfig(
 
   if (!isPlainObject(raw)) {
     throw new ConfigError(file, [
-      `the config must be an object { orchestrator?, http?, workers }, got ${show(raw)}`,
+      `the config must be an object { orchestrator?, cluster?, http?, workers }, got ${show(raw)}`,
     ]);
   }
   for (const key of Object.keys(raw)) {
@@ -297,6 +303,16 @@ export async function loadConfig(
         given.store = resolve(configDir, given.store);
       }
       orchestrator = given as ConfigOrchestratorOptions;
+    }
+  }
+
+  // cluster: the library validates it (README: "Running on several machines"); one config on N machines
+  // forms one cluster.
+  if (raw.cluster !== undefined) {
+    if (orchestrator.cluster !== undefined) {
+      problems.push('cluster is given twice: at the top level and in orchestrator (keep one)');
+    } else {
+      orchestrator = { ...orchestrator, cluster: raw.cluster as ClusterOptions };
     }
   }
 

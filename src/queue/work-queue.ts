@@ -1,4 +1,4 @@
-import type { Run } from '../run.ts';
+import type { Run, RunOutcome } from '../run.ts';
 import type { WorkerRecord } from '../worker-record.ts';
 
 /** Decides whether a waiting run of `worker` may start now (the dispatcher's gates). */
@@ -33,12 +33,19 @@ export interface WorkQueue {
   begin(run: Run): void;
   /** An attempt of an in-flight run starts (a durable store counts attempts). */
   attemptStarted(run: Run): void;
-  /** The run's attempt failed and it tries again once `delayMs` have passed. */
-  retryAfter(run: Run, delayMs: number): void;
+  /**
+   * The run's attempt failed (with `error`) and it tries again once `delayMs` have passed. A cluster
+   * queue hands the run back to the cluster here: the retry may run on any host, and the run leaves
+   * this host's in-flight set (its `left` callback says so).
+   */
+  retryAfter(run: Run, delayMs: number, error?: Error): void;
   /** A run waiting out its backoff will not retry (cancelled): true if it was waiting. */
   cancelRetry(run: Run): boolean;
-  /** The run is over: no longer in flight, and forgotten by the store unless kept. */
-  settle(run: Run): void;
+  /**
+   * The run is over: no longer in flight, and forgotten by the store unless kept. `outcome` is how it
+   * ended (a cluster queue reports it to the cluster).
+   */
+  settle(run: Run, outcome?: RunOutcome): void;
   /** At stop: keeps `run` for the next start when the queue is durable and its origin stored. */
   keepForNextStart(run: Run): boolean;
   /** Takes out every waiting run (at stop), oldest first per worker. */

@@ -14,6 +14,8 @@ export interface PlannerContext {
   /** Queues a run of the worker's own (schedule, loop, pipeline); admission owns how. */
   enqueue(worker: WorkerRecord, origin: RunOrigin): void;
   dispatch(): void;
+  /** The worker's schedule or loops are kept elsewhere (cluster mode: in Redis), not by this planner. */
+  elsewhere?(worker: WorkerRecord): boolean;
 }
 
 /**
@@ -54,7 +56,7 @@ export class Planner {
    */
   activate(worker: WorkerRecord, atStart: boolean): void {
     const ctx = this.#ctx;
-    if (!worker.enabled || !ctx.running()) return;
+    if (!worker.enabled || !ctx.running() || ctx.elsewhere?.(worker)) return;
     switch (worker.options.executionMode) {
       case WorkerExecutionMode.SCHEDULED: {
         const schedule = worker.schedule;
@@ -86,12 +88,14 @@ export class Planner {
 
   /** A run of the worker's own ended: after a failed loop run a continuous worker waits out a backoff. */
   loopRunFailed(worker: WorkerRecord): void {
+    if (this.#ctx.elsewhere?.(worker)) return;
     const delay = backoffDelay(worker.options.retryDelayMs, worker.breaker.consecutiveFailures + 1);
     this.#timers.schedule(worker, this.#ctx.clock.now() + delay);
   }
 
   /** The breaker went half-open: the worker's next run is its trial, due now. */
   trialDue(worker: WorkerRecord): void {
+    if (this.#ctx.elsewhere?.(worker)) return;
     if (worker.options.executionMode === WorkerExecutionMode.SCHEDULED && worker.queue.scheduled === 0) {
       this.#timers.schedule(worker, this.#ctx.clock.now());
     } else {
@@ -101,7 +105,7 @@ export class Planner {
 
   #onDue(worker: WorkerRecord): void {
     const ctx = this.#ctx;
-    if (!ctx.running() || !worker.enabled) return;
+    if (!ctx.running() || !worker.enabled || ctx.elsewhere?.(worker)) return;
     const mode = worker.options.executionMode;
     if (mode === WorkerExecutionMode.SCHEDULED && worker.queue.scheduled === 0) {
       ctx.enqueue(worker, 'schedule');

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startRedis } from '../cluster/harness.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const run = promisify(execFile);
@@ -54,12 +55,20 @@ describe('README examples', () => {
 
   const examples = [...new Set(code.map((b) => b.example).filter((e) => e !== undefined))];
   for (const example of examples) {
-    it(`${example} runs as written`, { timeout: 60_000 }, async () => {
+    it(`${example} runs as written`, { timeout: 60_000 }, async (t) => {
       if (example.endsWith('.config.mjs')) {
         const { stdout } = await run(process.execPath, ['dist/cli/main.js', 'check', example], { cwd: root });
         assert.match(stdout, /is valid/);
       } else if (example === 'examples/quick-start.mjs') {
         await runUntilSigint(example, /run\(\) resolved:/);
+      } else if (example === 'examples/cluster.mjs') {
+        // A Redis of its own (Debian's redis-server, as the cluster suites use).
+        const redis = await startRedis(t);
+        await run(process.execPath, [example], {
+          cwd: root,
+          timeout: 50_000,
+          env: { ...process.env, CORRAL_REDIS: redis.url },
+        });
       } else {
         await run(process.execPath, [example], { cwd: root, timeout: 50_000 });
       }

@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/** One event of a BullMQ queue's event stream, its fields as BullMQ wrote them. */
+export type QueueEvent = Record<string, string>;
+
+export type EventHandler = (stream: string, event: QueueEvent) => void;
+
+/** How long one blocking read waits before it is issued again (and picks up new streams). */
+const BLOCK_MS = 2000;
+
+/**
+ * Reads the event streams of every worker's BullMQ queue on one connection, with one blocking XREAD
+ * over all of them: what is added, waiting, delayed, completed, failed, stalled or removed anywhere in
+ * the cluster reaches this host without polling. (All the streams share the cluster's hash tag, so the
+ * one XREAD is legal on a Redis Cluster too.)
+ */
+export class Notifier {
+  readonly #redis: Redis;
+  readonly #log: Logger;
+  readonly #handler: EventHandler;
+  /** Stream key → the last id read. */
+  readonly #streams = new Map<string, string>();
+  #closed = false;
+  #loop: Promise<void> | undefined;
+
+  constructor(redis: Redis, log: Logger, handler: EventHandler) {
+    this.#redis = redis;
+    this.#log = log;
+    this.#handler = handler;
+  }
+
+  /** Follows `stream` from its current end: nothing written before this call is read. */
+  async follow(stream: string): Promise<void> {
+    if (this.#streams.has(stream)) return;
+    const last = await this.#redis.xrevrange(stream, '+', '-', 'COUNT', 1);
+    if (!this.#streams.has(stream)) this.#streams.set(stream, last[0]?.[0] ?? '0-0');
+    this.#loop ??= this.#read();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#redis.disconnect();
+    await this.#loop;
+  }
+
+  async #read(): Promise<void> {
+    while (!this.#closed) {
+      const keys = [...this.#streams.keys()];
+      let result: [string, [string, string[]][]][] | null;
+      try {
+        result = (await this.#redis.xread(
+          'BLOCK',
+          BLOCK_MS,
+          'STREAMS',
+          ...keys,
+          ...keys.map((key) => this.#streams.get(key) as string),
+        )) as [string, [string, string[]][]][] | null;
+      } catch (error) {
+        if (this.#closed) return;
+        this.#log.warn({ err: error }, 'cluster: reading queue events failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      if (result === null) continue;
+      for (const [stream, entries] of result) {
+        for (const [id, fields] of entries) {
+          this.#streams.set(stream, id);
+          const event: QueueEvent = {};
+          for (let i = 0; i + 1 < fields.length; i += 2) event[fields[i] as string] = fields[i + 1] as string;
+          try {
+            this.#handler(stream, event);
+          } catch (error) {
+            this.#log.error({ err: error }, 'cluster: a queue event could not be handled');
+          }
+        }
+      }
+    }
+  }
+}
