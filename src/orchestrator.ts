@@ -13,12 +13,7 @@ import { OrchestratorError } from './errors.ts';
 import type { Emit, OrchestratorEventName, OrchestratorListener } from './events.ts';
 import type { HttpServerHandle, ListenOptions } from './http/server.ts';
 import { resolveLogger } from './logger.ts';
-import {
-  type ResolvedOrchestratorOptions,
-  type ResolvedWorkerOptions,
-  resolveOrchestratorOptions,
-  resolveWorker,
-} from './options.ts';
+import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWorker } from './options.ts';
 import { LocalQueue } from './queue/local-queue.ts';
 import type { WorkQueue } from './queue/work-queue.ts';
 import { validateGraph, validateNames } from './scheduler/graph.ts';
@@ -39,7 +34,6 @@ import type {
   WorkerFn,
   WorkerOptions,
 } from './types.ts';
-import { WorkerExecutionMode } from './types.ts';
 import { WorkerRecord } from './worker-record.ts';
 
 type State = 'stopped' | 'running' | 'stopping';
@@ -169,8 +163,8 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
       enqueue: (worker, origin) => this.#admission.enqueue(worker, origin),
       dispatch,
       // Cluster mode: Redis keeps schedules and loops (README: "Running on several machines").
-      elsewhere: (worker) =>
-        this.#cluster !== undefined && worker.options.executionMode !== WorkerExecutionMode.TRIGGERED,
+      // Pipelines too: the cluster queue starts them from the dependencies' successes in Redis.
+      elsewhere: () => this.#cluster !== undefined,
     });
     this.#breakers = new BreakerController({
       clock,
@@ -238,7 +232,6 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
     options?: WorkerOptions,
   ): void {
     const resolved = resolveWorker(name, worker as WorkerFn | string | URL, options);
-    if (this.#cluster !== undefined) refuseInCluster(name, resolved.options);
     if (this.#workers.has(name)) {
       throw new OrchestratorError('ERR_DUPLICATE_WORKER', `worker "${name}" is already registered`);
     }
@@ -463,19 +456,6 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
       }
     }
   };
-}
-
-/**
- * What cluster mode does not run yet (README: "Running on several machines", not built yet): refused at
- * registration rather than run once per host.
- */
-function refuseInCluster(name: string, options: ResolvedWorkerOptions): void {
-  const refuse = (option: string, value: unknown) =>
-    new OrchestratorError(
-      'ERR_INVALID_OPTION',
-      `worker "${name}": ${option} ${JSON.stringify(value)} is not supported in cluster mode yet`,
-    );
-  if (options.dependsOn.length > 0) throw refuse('dependsOn', options.dependsOn);
 }
 
 /** `Supervisor` is another name for {@link WorkerOrchestrator}. */

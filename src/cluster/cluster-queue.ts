@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -11,11 +12,12 @@ import type { Sequence } from '../sequence.ts';
 import { WorkerExecutionMode } from '../types.ts';
 import type { WorkerRecord } from '../worker-record.ts';
 import { ClusterBreakers } from './breakers.ts';
+import { ClusterDependencies } from './dependencies.ts';
 import type * as Engine from './engine.ts';
 import { HostRegistry } from './host-registry.ts';
 import { ClusterKeys } from './keys.ts';
 import { Lane } from './lane.ts';
-import { ExclusionLeases } from './leases.ts';
+import { ExclusionLeases, needsLease } from './leases.ts';
 import { ClusterMirror } from './mirror.ts';
 import { Notifier, type QueueEvent } from './notifier.ts';
 import type { ResolvedClusterOptions } from './options.ts';
@@ -127,6 +129,7 @@ export class ClusterQueue implements WorkQueue {
   #schedules: ClusterSchedules | undefined;
   #breakers: ClusterBreakers | undefined;
   #leases: ExclusionLeases | undefined;
+  #deps: ClusterDependencies | undefined;
   #lockTimer: NodeJS.Timeout | undefined;
   #tokens = 0;
   /**
@@ -196,6 +199,7 @@ export class ClusterQueue implements WorkQueue {
         },
       });
       this.#leases = new ExclusionLeases(redis, this.#keys, options.lockMs);
+      this.#deps = new ClusterDependencies(redis, this.#keys);
       this.#mirror = new ClusterMirror({
         breakers: this.#breakers,
         schedules: this.#schedules,
@@ -268,6 +272,7 @@ export class ClusterQueue implements WorkQueue {
     this.#schedules = undefined;
     this.#breakers = undefined;
     this.#leases = undefined;
+    this.#deps = undefined;
     this.#pending.clear();
     this.#jobOf.clear();
     this.#unarmed.clear();
@@ -328,7 +333,13 @@ export class ClusterQueue implements WorkQueue {
     let best = -1;
     for (let i = 0; i < this.#buffer.length; i++) {
       const run = this.#buffer[i] as Run;
-      if (!canStart(run.worker, run)) continue;
+      // Dependency freshness was settled in Redis when the run was taken (#startWithDeps): the local
+      // sequence numbers know only this host's runs, so the gate looks at it as at a requested run.
+      const gated =
+        run.worker.deps.length > 0 && ORIGINS[run.origin].needsFreshDeps
+          ? { ...run, origin: 'run' as const }
+          : run;
+      if (!canStart(run.worker, gated)) continue;
       if (best === -1 || before(run, this.#buffer[best] as Run)) best = i;
     }
     if (best === -1) {
@@ -419,6 +430,15 @@ export class ClusterQueue implements WorkQueue {
         'cluster: the breaker could not count a run',
       );
     });
+    if (outcome.ok) {
+      // Dependents anywhere compare it (dependencies.ts): recorded before the run is reported.
+      await this.#deps?.succeeded(run.worker).catch((error: unknown) => {
+        this.#ctx.log.warn(
+          { err: error, worker: run.worker.name },
+          'cluster: a success could not be recorded',
+        );
+      });
+    }
     const step = held.job.data?.step;
     if (step !== undefined) {
       await this.#schedules?.advance(held.lane, step, outcome).catch((error: unknown) => {
@@ -617,7 +637,7 @@ export class ClusterQueue implements WorkQueue {
           this.#hold(lane);
           continue;
         }
-        const exclusive = worker.exclusive.length > 0;
+        const exclusive = needsLease(worker);
         if (exclusive && !(await (this.#leases as ExclusionLeases).acquire(worker, token))) {
           this.#hold(lane);
           continue;
@@ -633,9 +653,65 @@ export class ClusterQueue implements WorkQueue {
           lane.foundNothing(epoch);
           continue;
         }
+        if (worker.deps.length > 0 && !(await this.#startWithDeps(job, token, lane, exclusive))) continue;
         this.#accept(job, token, lane, exclusive);
       }
       if (!this.#pumpAgain) return;
+    }
+  }
+
+  /**
+   * A run of a worker with `dependsOn` starts (its start counted in Redis) if its dependencies are fresh
+   * or it does not need them to be (a requested run); else it is parked — a delayed job far ahead, listed
+   * for the next success of a dependency to bring back (#wakeDependents). False when it was parked.
+   */
+  async #startWithDeps(job: Job<JobData>, token: string, lane: Lane, exclusive: boolean): Promise<boolean> {
+    const { worker } = lane;
+    const deps = this.#deps as ClusterDependencies;
+    const origin = job.data?.origin ?? 'run';
+    if (await deps.start(worker, ORIGINS[origin].needsFreshDeps)) return true;
+    const held: Held = { job, token, lane, exclusive };
+    this.#releaseLease(held);
+    await deps.park(worker, job.id as string);
+    await (this.#redis as Redis).hincrby(this.#keys.job(worker.name, job.id as string), 'ats', -1);
+    await job.moveToDelayed(Date.now() + PARK_MS, token);
+    // A dependency may have succeeded meanwhile: its wake-up would have missed this run.
+    if (await deps.fresh(worker)) await this.#wakeDependent(worker);
+    return false;
+  }
+
+  /** A dependency of these workers succeeded: parked runs come back, pipelines that are due are queued. */
+  #wakeDependents(lane: Lane): void {
+    for (const dependent of lane.worker.dependents) {
+      this.#write(
+        this.#wakeDependent(dependent).catch((error: unknown) =>
+          this.#ctx.log.warn({ err: error, worker: dependent.name }, 'cluster: dependents not woken'),
+        ),
+      );
+    }
+  }
+
+  async #wakeDependent(worker: WorkerRecord): Promise<void> {
+    const deps = this.#deps as ClusterDependencies;
+    const lane = this.#lane(worker);
+    for (const id of await deps.unpark(worker)) {
+      const job = (await lane.queue.getJob(id)) as Job<JobData> | undefined;
+      await job?.promote().catch(() => undefined);
+    }
+    if (worker.options.executionMode === WorkerExecutionMode.TRIGGERED && (await deps.pipelineDue(worker))) {
+      await lane.queue.add(
+        lane.queue.name,
+        { origin: 'pipeline' },
+        {
+          jobId: `p-${randomUUID()}`,
+          attempts: ATTEMPTS,
+          backoff: { type: 'corral' },
+          removeOnComplete: KEEP_FINISHED,
+          removeOnFail: false,
+          // One pipeline run waits at a time; one more is kept while one runs (as on one host).
+          deduplication: { id: 'corral-pipeline', keepLastIfActive: true },
+        },
+      );
     }
   }
 
@@ -972,6 +1048,7 @@ export class ClusterQueue implements WorkQueue {
       case 'completed': {
         lane.stir();
         this.#unholdPartners(lane);
+        if (lane.worker.dependents.length > 0) this.#wakeDependents(lane);
         if (jobId !== undefined) {
           this.#ctx.deadLetters.forget(jobId);
           let value: unknown;
@@ -1041,9 +1118,9 @@ export class ClusterQueue implements WorkQueue {
     this.#pump();
   }
 
-  /** A run of the lane's worker ended somewhere: its `blocks` partners may start. */
+  /** A run of the lane's worker ended somewhere: its `blocks` partners and its dependents may start. */
   #unholdPartners(lane: Lane): void {
-    for (const other of lane.worker.exclusive) {
+    for (const other of [...lane.worker.exclusive, ...lane.worker.dependents]) {
       const partner = this.#lanes.get(other.name);
       if (partner?.held) this.#unhold(partner);
     }
@@ -1168,6 +1245,9 @@ export class ClusterQueue implements WorkQueue {
     void promise.finally(() => this.#writes.delete(promise));
   }
 }
+
+/** How far ahead a run waiting for its dependencies is parked (a success brings it back sooner). */
+const PARK_MS = 24 * 3600_000;
 
 /** corral's own event on a queue's stream: the caller of a run cancelled it. */
 const CANCEL_EVENT = 'corral:cancel';

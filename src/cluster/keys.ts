@@ -66,6 +66,21 @@ export class ClusterKeys {
     return `${this.#own}:options:${this.queueName(worker)}`;
   }
 
+  /** The cluster's sequence: dependency freshness compares its numbers (dependencies.ts). */
+  get sequence(): string {
+    return `${this.#own}:sequence`;
+  }
+
+  /** A worker's last run start and last success, as sequence numbers. */
+  marks(worker: string): string {
+    return `${this.#own}:marks:${this.queueName(worker)}`;
+  }
+
+  /** Runs of a worker parked until its dependencies succeed. */
+  parked(worker: string): string {
+    return `${this.#own}:parked:${this.queueName(worker)}`;
+  }
+
   /** A worker's run totals, summed over every host. */
   totals(worker: string): string {
     return `${this.#own}:totals:${this.queueName(worker)}`;

@@ -3,7 +3,8 @@ import type { WorkerRecord } from '../worker-record.ts';
 import type { ClusterKeys } from './keys.ts';
 
 /**
- * `blocks` across hosts (README: "Running on several machines"). Each worker with exclusive partners
+ * `blocks` across hosts, and "a dependency is not running" for `dependsOn` (README: "Running on
+ * several machines"). Each worker with exclusive partners
  * has a sorted set of the runs that hold it, each entry expiring `lockMs` after its last renewal (so a
  * dead host's entries lapse). A host takes a run of such a worker only after one script has checked
  * that no partner holds a live entry and added its own: two partners never run at once, anywhere.
@@ -19,9 +20,12 @@ export class ExclusionLeases {
     this.#lockMs = lockMs;
   }
 
-  /** True if `member` now holds `worker` (no partner running anywhere). */
+  /**
+   * True if `member` now holds `worker`: none of `blockers` (its `blocks` partners and its dependencies)
+   * runs anywhere.
+   */
   async acquire(worker: WorkerRecord, member: string): Promise<boolean> {
-    const keys = [worker, ...worker.exclusive].map((w) => this.#keys.exclusion(w.name));
+    const keys = [worker, ...blockers(worker)].map((w) => this.#keys.exclusion(w.name));
     const won = await this.#redis.eval(ACQUIRE, keys.length, ...keys, member, String(this.#lockMs));
     return Number(won) === 1;
   }
@@ -37,6 +41,16 @@ export class ExclusionLeases {
     for (const [worker, member] of held) write.zadd(this.#keys.exclusion(worker.name), 'XX', expires, member);
     if (write.length > 0) write.exec().catch(() => undefined);
   }
+}
+
+/** Workers that must not run while `worker` starts: its `blocks` partners and its dependencies. */
+export function blockers(worker: WorkerRecord): WorkerRecord[] {
+  return worker.deps.length === 0 ? worker.exclusive : [...new Set([...worker.exclusive, ...worker.deps])];
+}
+
+/** Whether runs of `worker` take a lease: it has partners, dependencies, or dependents. */
+export function needsLease(worker: WorkerRecord): boolean {
+  return worker.exclusive.length > 0 || worker.deps.length > 0 || worker.dependents.length > 0;
 }
 
 /**
