@@ -201,6 +201,10 @@ export interface ClusterHostStatus {
 export interface ClusterStatus {
   name: string;
   hosts: ClusterHostStatus[];
+  /** This host's id (one of `hosts`). */
+  self: string;
+  /** `'unreachable'` while the connection to Redis is lost (it reconnects on its own). */
+  redis: 'ready' | 'unreachable';
 }
 
 export type BreakerState = 'closed' | 'open' | 'half-open';

@@ -95,7 +95,8 @@ const EVENTS_MAX_LEN = 100_000;
  * - This host fetches runs itself (`getNextJob`, manual fetching) into a small buffer, only while it
  *   has free slots, from the best lane its gates allow: higher priority first, then the oldest run.
  *   `next` hands out of that buffer synchronously. Fetches are driven by events (one blocking XREAD
- *   over every lane's stream) and by timers at the due times of delayed jobs — never by polling.
+ *   over every lane's stream) and by timers at the due times of delayed jobs; a read that ends quiet
+ *   (2 s) is a second chance for a missed notification, not a poll of Redis for work.
  * - `retryAfter` hands the run back to BullMQ (its backoff is a delayed job), so the retry may run on
  *   any host; `settle` reports the outcome (completed, failed, or back to the queue when stopped).
  */
@@ -214,7 +215,12 @@ export class ClusterQueue implements WorkQueue {
       });
       await this.#registry.claim(this.#mirror.beat());
       claimed = true;
-      this.#notifier = new Notifier(redis.duplicate(), log, (stream, event) => this.#onEvent(stream, event));
+      this.#notifier = new Notifier(
+        redis.duplicate(),
+        log,
+        (stream, event) => this.#onEvent(stream, event),
+        () => this.#quiet(),
+      );
       for (const worker of this.#ctx.workers()) this.#lane(worker);
       await Promise.all([...this.#lanes.values()].map((lane) => lane.ready));
       await this.#loadDeadLetters();
@@ -1186,6 +1192,13 @@ export class ClusterQueue implements WorkQueue {
         });
       }
     }
+  }
+
+  /** No queue event for a while: look again at every lane this host could fetch from. */
+  #quiet(): void {
+    if (!this.#canFetch()) return;
+    for (const lane of this.#lanes.values()) lane.stir();
+    this.#pump();
   }
 
   /** Redis is back after a loss: look again everywhere (events may have been missed meanwhile). */

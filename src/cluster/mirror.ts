@@ -141,6 +141,8 @@ export class ClusterMirror {
     hosts.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return {
       name: this.#ctx.options.name,
+      self: own.id,
+      redis: this.#ctx.redis.status === 'ready' ? 'ready' : 'unreachable',
       hosts: hosts.map(({ id, execute, workers, running, lastSeenAt }) => ({
         id,
         execute,

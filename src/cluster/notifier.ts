@@ -6,6 +6,9 @@ export type QueueEvent = Record<string, string>;
 
 export type EventHandler = (stream: string, event: QueueEvent) => void;
 
+/** How long close() waits for the read loop to end. */
+const CLOSE_WAIT_MS = 1000;
+
 /** How long one blocking read waits before it is issued again (and picks up new streams). */
 const BLOCK_MS = 2000;
 
@@ -24,10 +27,20 @@ export class Notifier {
   #closed = false;
   #loop: Promise<void> | undefined;
 
-  constructor(redis: Redis, log: Logger, handler: EventHandler) {
+  readonly #onQuiet: () => void;
+
+  /**
+   * `onQuiet` is called when a blocking read ends with no event: a bounded second chance (every
+   * BLOCK_MS at most) for work whose notification was missed — a lost wake-up must delay a run, never
+   * strand it.
+   */
+  constructor(redis: Redis, log: Logger, handler: EventHandler, onQuiet: () => void = () => undefined) {
     this.#redis = redis;
     this.#log = log;
     this.#handler = handler;
+    this.#onQuiet = onQuiet;
+    // Connection errors surface as failed reads below (and ioredis reconnects): not as unhandled events.
+    redis.on('error', () => undefined);
   }
 
   /** Follows `stream` from its current end: nothing written before this call is read. */
@@ -41,7 +54,16 @@ export class Notifier {
   async close(): Promise<void> {
     this.#closed = true;
     this.#redis.disconnect();
-    await this.#loop;
+    // A read issued while the connection was down waits in ioredis's offline queue, which a disconnect
+    // does not always fail: the loop is waited for a moment, then left (it holds no timer or socket).
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#loop,
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   async #read(): Promise<void> {
@@ -62,7 +84,10 @@ export class Notifier {
         await new Promise((resolve) => setTimeout(resolve, 250));
         continue;
       }
-      if (result === null) continue;
+      if (result === null) {
+        this.#onQuiet();
+        continue;
+      }
       for (const [stream, entries] of result) {
         for (const [id, fields] of entries) {
           this.#streams.set(stream, id);

@@ -104,13 +104,17 @@ export function buildHttpHandler(orch: OrchestratorControl, options: ResolvedHtt
   };
 
   const healthz = ({ res }: RequestContext) => {
-    const { state } = orch.getStatus();
+    const { state, cluster } = orch.getStatus();
     const delay = lag.reading();
     const eventLoopDelayMs = { p99: Math.round(delay.p99Ms), max: Math.round(delay.maxMs) };
     let reason: string | undefined;
     let code = 'ERR_NOT_RUNNING';
     if (state !== 'running') {
       reason = `the orchestrator is ${state}`;
+    } else if (cluster?.redis === 'unreachable') {
+      // Runs in flight finish, but no new run starts until Redis is back (README: Running on several machines).
+      code = 'ERR_REDIS_UNREACHABLE';
+      reason = 'Redis is unreachable (reconnecting): no new run starts on this host until it is back';
     } else if (delay.maxMs > maxDelayMs) {
       code = 'ERR_LAGGING';
       reason = `the event loop ran ${Math.round(delay.maxMs)} ms late recently (limit ${maxDelayMs} ms): the scheduler is lagging`;

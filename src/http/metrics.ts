@@ -31,6 +31,7 @@ export class CorralMetrics {
   readonly #memory: Gauge<'worker'>;
   readonly #deadLetters: Gauge<'worker'>;
   readonly #duration: Histogram<'worker'>;
+  #host: string | undefined;
   /** performance.now() of the first attempt of each run in flight, by run id. */
   readonly #startedAt = new Map<string, number>();
   readonly #onStart = (e: OrchestratorEvents['worker:start']) => this.#started(e.runId);
@@ -94,6 +95,11 @@ export class CorralMetrics {
 
   #collect(): void {
     const status = this.#orch.getStatus();
+    // In a cluster every series carries the host it comes from (each host exposes its own /metrics).
+    if (status.cluster !== undefined && this.#host !== status.cluster.self) {
+      this.#host = status.cluster.self;
+      this.registry.setDefaultLabels({ host: this.#host });
+    }
     const deadLetters = new Map<string, number>();
     for (const entry of this.#orch.deadLetters.list()) {
       deadLetters.set(entry.name, (deadLetters.get(entry.name) ?? 0) + 1);
