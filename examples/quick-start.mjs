@@ -22,10 +22,6 @@ orch.on('worker:failure', ({ name, reason, attempt, willRetry }) =>
   console.warn(`${name} attempt ${attempt} failed (${reason})${willRetry ? ', retrying' : ''}`),
 );
 
-await orch.start();
-const summary = await orch.run('process', { month: '2026-11' }); // resolves with the worker's result
-console.log('run() resolved:', summary);
-
 // Ctrl-C (SIGINT) or SIGTERM: a graceful stop (see "Health, logging and shutdown"), then the process ends.
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, async () => {
@@ -33,6 +29,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     console.log('stopped:', report);
   });
 }
+
+await orch.start();
+const summary = await orch.run('process', { month: '2026-11' }); // resolves with the worker's result
+console.log('run() resolved:', summary);
 
 /** Stands for your own I/O (an HTTP call, a query) that honours the signal. */
 async function fetchBatch(signal) {
