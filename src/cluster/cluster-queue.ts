@@ -721,8 +721,41 @@ export class ClusterQueue implements WorkQueue {
     }
   }
 
-  /** The lane to fetch from: gates open here, highest priority, then the one whose head waited longest. */
+  /**
+   * The lane to fetch from: gates open here, highest priority, then the one whose head waited longest.
+   * Lanes found empty on the way are marked idle and the next priority is looked at.
+   */
   async #pick(): Promise<Lane | undefined> {
+    for (;;) {
+      const top = this.#bestLanes();
+      if (top.length <= 1) return top[0];
+      // Several lanes of one priority: ask Redis for the enqueue time of each one's oldest waiting run.
+      const epochs = top.map((lane) => lane.epoch);
+      const times = await this.#heads(top);
+      let pick: Lane | undefined;
+      let oldest = Number.POSITIVE_INFINITY;
+      let emptied = 0;
+      top.forEach((lane, i) => {
+        const ts = times[i] ?? 0;
+        const at = ts > 0 ? ts : (lane.dueReady ?? 0);
+        if (at === 0) {
+          lane.foundNothing(epochs[i] as number);
+          if (lane.idle) emptied++;
+          return;
+        }
+        if (at < oldest) {
+          oldest = at;
+          pick = lane;
+        }
+      });
+      // All of them were empty: look at the next priority now (it would otherwise wait for an event).
+      // If events stirred them meanwhile, the pump that those events asked for looks again instead.
+      if (pick !== undefined || emptied === 0) return pick;
+    }
+  }
+
+  /** The lanes that may hold work and whose gates are open, of the highest priority among them. */
+  #bestLanes(): Lane[] {
     let top: Lane[] = [];
     for (const worker of this.#ctx.workers()) {
       const lane = this.#lane(worker);
@@ -732,25 +765,7 @@ export class ClusterQueue implements WorkQueue {
       if (best === undefined || priority > best) top = [lane];
       else if (priority === best) top.push(lane);
     }
-    if (top.length <= 1) return top[0];
-    // Several lanes of one priority: ask Redis for the enqueue time of each one's oldest waiting run.
-    const epochs = top.map((lane) => lane.epoch);
-    const times = await this.#heads(top);
-    let pick: Lane | undefined;
-    let oldest = Number.POSITIVE_INFINITY;
-    top.forEach((lane, i) => {
-      const ts = times[i] ?? 0;
-      const at = ts > 0 ? ts : (lane.dueReady ?? 0);
-      if (at === 0) {
-        lane.foundNothing(epochs[i] as number);
-        return;
-      }
-      if (at < oldest) {
-        oldest = at;
-        pick = lane;
-      }
-    });
-    return pick;
+    return top;
   }
 
   async #heads(lanes: Lane[]): Promise<number[]> {
