@@ -20,6 +20,26 @@ export interface DeadLetterControl {
   remove(id: string): boolean;
 }
 
+/** A worker event of another cluster host, as `/events` sends it. */
+export interface RemoteEvent {
+  /** The host where it happened. */
+  host: string;
+  event: OrchestratorEventName;
+  /** The payload's JSON, with `host` in it. */
+  data: string;
+}
+
+/**
+ * Cluster mode: the worker events of the other hosts, so that `/events` on any host shows the whole
+ * cluster (README: "Running on several machines").
+ */
+export interface ClusterEventFeed {
+  /** This host's id: `/events` adds it as `host` to this host's own events. */
+  readonly hostId: string;
+  /** Calls `listener` with each event of another host from now on, until the returned function is called. */
+  follow(listener: (event: RemoteEvent) => void): () => void;
+}
+
 /**
  * The orchestrator as the HTTP handler (`createHttpHandler`) sees it. A `WorkerOrchestrator` is one;
  * so is anything with these members (a proxy to another process, a test double).
@@ -36,4 +56,6 @@ export interface OrchestratorControl {
   disableWorker(name: string): void;
   on<E extends OrchestratorEventName>(event: E, listener: OrchestratorListener<E>): unknown;
   off<E extends OrchestratorEventName>(event: E, listener: OrchestratorListener<E>): unknown;
+  /** Cluster mode only: the other hosts' events. */
+  readonly clusterEvents?: ClusterEventFeed | undefined;
 }

@@ -6,7 +6,7 @@ import { BreakerController } from './breaker-controller.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { ClusterQueue } from './cluster/cluster-queue.ts';
 import { Completion } from './completion.ts';
-import type { OrchestratorControl } from './control.ts';
+import type { ClusterEventFeed, OrchestratorControl } from './control.ts';
 import { DeadLetterQueue } from './dead-letters.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { OrchestratorError } from './errors.ts';
@@ -220,6 +220,11 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
   /** Runs that failed after their last attempt. */
   get deadLetters(): DeadLetterQueue {
     return this.#deadLetters;
+  }
+
+  /** Cluster mode: the other hosts' events, which `/events` adds to this host's own. */
+  get clusterEvents(): ClusterEventFeed | undefined {
+    return this.#cluster?.events;
   }
 
   /**
@@ -447,6 +452,7 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
 
   /** Emits to each listener on its own: a throwing listener is logged and cannot break the orchestrator. */
   #emit: Emit = (event, payload) => {
+    this.#cluster?.relay(event, payload);
     if (this.listenerCount(event) === 0) return;
     for (const listener of this.listeners(event)) {
       try {

@@ -151,6 +151,10 @@ export class ClusterBreakers {
         this.#ctx.emit('worker:enabled', { name: worker.name });
       }
     }
+    if (!wasEnabled && worker.enabled && was === snapshot.state) {
+      // Enabled by `enableWorker()` on another host: told here too, as a closing breaker is.
+      this.#ctx.emit('worker:enabled', { name: worker.name });
+    }
     if (worker.enabled && (!wasEnabled || was !== snapshot.state)) this.#ctx.wake(worker);
   }
 }

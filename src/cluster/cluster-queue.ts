@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.ts';
 import type { DeadLetterQueue } from '../dead-letters.ts';
 import { describeError, OrchestratorError } from '../errors.ts';
-import type { Emit } from '../events.ts';
+import type { Emit, OrchestratorEventName, OrchestratorEvents } from '../events.ts';
 import type { StartGate, WorkQueue } from '../queue/work-queue.ts';
 import { newRun, ORIGINS, type Run, type RunOrigin, type RunOutcome } from '../run.ts';
 import type { Sequence } from '../sequence.ts';
@@ -14,6 +14,7 @@ import type { WorkerRecord } from '../worker-record.ts';
 import { ClusterBreakers } from './breakers.ts';
 import { ClusterDependencies } from './dependencies.ts';
 import type * as Engine from './engine.ts';
+import { EventFeed, EventRelay } from './event-feed.ts';
 import { HostRegistry } from './host-registry.ts';
 import { ClusterKeys } from './keys.ts';
 import { Lane } from './lane.ts';
@@ -104,6 +105,8 @@ export class ClusterQueue implements WorkQueue {
   readonly durable = false;
   readonly #ctx: ClusterQueueContext;
   readonly #keys: ClusterKeys;
+  /** The other hosts' events, for this host's `/events` clients. */
+  readonly events: EventFeed;
   /** Runs asked for on this host, by job id, until the cluster reports their end. */
   readonly #pending = new Map<string, Run>();
   readonly #jobOf = new Map<Run, string>();
@@ -131,6 +134,7 @@ export class ClusterQueue implements WorkQueue {
   #breakers: ClusterBreakers | undefined;
   #leases: ExclusionLeases | undefined;
   #deps: ClusterDependencies | undefined;
+  #relay: EventRelay | undefined;
   #lockTimer: NodeJS.Timeout | undefined;
   #tokens = 0;
   /**
@@ -145,6 +149,7 @@ export class ClusterQueue implements WorkQueue {
   constructor(context: ClusterQueueContext) {
     this.#ctx = context;
     this.#keys = new ClusterKeys(context.options.name);
+    this.events = new EventFeed(context.options.hostId, this.#keys.events, context.log);
   }
 
   get inFlight(): ReadonlySet<Run> {
@@ -212,7 +217,12 @@ export class ClusterQueue implements WorkQueue {
         lanes: () => this.#lanes.values(),
         workers: () => this.#ctx.workers(),
         inFlight: () => this.#inFlight,
+        watching: () => this.events.followed,
       });
+      const mirror = this.#mirror;
+      this.#relay = new EventRelay(redis, this.#keys.events, options.hostId, log, () =>
+        mirror.othersWatching(),
+      );
       await this.#registry.claim(this.#mirror.beat());
       claimed = true;
       this.#notifier = new Notifier(
@@ -226,6 +236,7 @@ export class ClusterQueue implements WorkQueue {
       await this.#loadDeadLetters();
       await this.#mirror.refresh();
       this.#mirror.start();
+      this.events.attach(redis);
       this.#lockTimer = setInterval(() => this.#extendLocks(), Math.max(250, Math.floor(options.lockMs / 3)));
       this.#lockTimer.unref();
     } catch (error) {
@@ -255,6 +266,8 @@ export class ClusterQueue implements WorkQueue {
         'cluster: Redis unreachable at stop: reports not written',
       );
     }
+    await bounded(this.#relay?.flush(), Math.max(100, deadline - Date.now()));
+    this.events.detach();
     await bounded(this.#mirror?.stop(), Math.max(100, deadline - Date.now()));
     await bounded(this.#registry?.leave(), Math.max(100, deadline - Date.now()));
     for (const lane of this.#lanes.values()) {
@@ -279,9 +292,15 @@ export class ClusterQueue implements WorkQueue {
     this.#breakers = undefined;
     this.#leases = undefined;
     this.#deps = undefined;
+    this.#relay = undefined;
     this.#pending.clear();
     this.#jobOf.clear();
     this.#unarmed.clear();
+  }
+
+  /** An event of this host: relayed to the other hosts while one of them has `/events` clients. */
+  relay<E extends OrchestratorEventName>(event: E, payload: OrchestratorEvents[E]): void {
+    this.#relay?.publish(event, payload);
   }
 
   // ---- the WorkQueue seam ----------------------------------------------------------------------

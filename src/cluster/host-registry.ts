@@ -7,6 +7,8 @@ import type { ClusterKeys } from './keys.ts';
 export interface HostBeat extends ClusterHostStatus {
   /** Attempts in flight there, per worker. */
   runningBy: Record<string, number>;
+  /** This host has `/events` clients: the others relay their events (event-feed.ts). */
+  watching: boolean;
 }
 
 /**

@@ -81,6 +81,11 @@ export class ClusterKeys {
     return `${this.#own}:parked:${this.queueName(worker)}`;
   }
 
+  /** The hosts' worker events, relayed for the `/events` streams of the others (event-feed.ts). */
+  get events(): string {
+    return `${this.#own}:events`;
+  }
+
   /** A worker's run totals, summed over every host. */
   totals(worker: string): string {
     return `${this.#own}:totals:${this.queueName(worker)}`;

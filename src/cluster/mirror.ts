@@ -21,6 +21,8 @@ export interface MirrorContext {
   lanes(): Iterable<Lane>;
   workers(): Iterable<WorkerRecord>;
   inFlight(): ReadonlySet<Run>;
+  /** This host has `/events` clients. */
+  watching(): boolean;
 }
 
 const TOTAL_FIELDS = ['runs', 'succeeded', 'failed', 'retries', 'timeouts', 'crashes'] as const;
@@ -61,7 +63,14 @@ export class ClusterMirror {
       running: this.#ctx.inFlight().size,
       lastSeenAt: new Date().toISOString(),
       runningBy,
+      watching: this.#ctx.watching(),
     };
+  }
+
+  /** Another host has `/events` clients: this host's events are relayed to it. */
+  othersWatching(): boolean {
+    const self = this.#ctx.options.hostId;
+    return this.#hosts.some((host) => host.watching && host.id !== self);
   }
 
   start(): void {

@@ -7,7 +7,7 @@
  */
 import type { DeadLetterControl } from '../control.ts';
 import type { DeadLetter } from '../types.ts';
-import { toJson, tryToJson } from './json.ts';
+import { toJson, tryToJson } from '../wire-json.ts';
 import { HttpError } from './respond.ts';
 
 export const DEFAULT_PAGE = 100;

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { toJson } from './json.ts';
+import { toJson } from '../wire-json.ts';
 
 /** A request refused with an HTTP status and a stable `code`, sent as `{ error: { code, message } }`. */
 export class HttpError extends Error {

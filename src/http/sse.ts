@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { OrchestratorControl } from '../control.ts';
 import type { OrchestratorEventName } from '../events.ts';
-import { toJson } from './json.ts';
+import { toJson } from '../wire-json.ts';
 
 /** Every orchestrator event; a Record so that the compiler flags an event added to the contract. */
 const EVENT_NAMES: Record<OrchestratorEventName, true> = {
@@ -46,6 +46,9 @@ interface Client {
  *
  * Ids are `<stream>-<n>`: `<stream>` is random per handler, so an id from another server (before a
  * restart) is recognised as such, and such a client gets every event kept.
+ *
+ * On a cluster host the stream shows the whole cluster: the other hosts' worker events come from the
+ * cluster's event feed, and every event's data carries `host`, the host where it happened.
  */
 export class EventStream {
   readonly #orch: OrchestratorControl;
@@ -57,6 +60,7 @@ export class EventStream {
   #recordedBytes = 0;
   #seq = 0;
   #linger: NodeJS.Timeout | undefined;
+  #unfollow: (() => void) | undefined;
 
   constructor(orch: OrchestratorControl, heartbeatMs: number) {
     this.#orch = orch;
@@ -119,14 +123,21 @@ export class EventStream {
   }
 
   #attach(): void {
+    const feed = this.#orch.clusterEvents;
     for (const event of EVENTS) {
-      const listener = (payload: unknown) => {
-        const seq = ++this.#seq;
-        this.#broadcast(seq, `id: ${this.#stream}-${seq}\nevent: ${event}\ndata: ${toJson(payload)}\n\n`);
-      };
+      const listener =
+        feed === undefined
+          ? (payload: unknown) => this.#send(event, toJson(payload))
+          : (payload: unknown) => this.#send(event, toJson({ ...(payload as object), host: feed.hostId }));
       this.#listeners.set(event, listener);
       this.#orch.on(event, listener);
     }
+    this.#unfollow = feed?.follow(({ event, data }) => this.#send(event, data));
+  }
+
+  #send(event: OrchestratorEventName, data: string): void {
+    const seq = ++this.#seq;
+    this.#broadcast(seq, `id: ${this.#stream}-${seq}\nevent: ${event}\ndata: ${data}\n\n`);
   }
 
   #detach(): void {
@@ -134,6 +145,8 @@ export class EventStream {
     this.#linger = undefined;
     for (const [event, listener] of this.#listeners) this.#orch.off(event, listener);
     this.#listeners.clear();
+    this.#unfollow?.();
+    this.#unfollow = undefined;
     this.#recorded.length = 0;
     this.#recordedBytes = 0;
   }

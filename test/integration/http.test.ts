@@ -13,7 +13,7 @@ import {
   WorkerExecutionMode,
   type WorkerOrchestrator,
 } from '../../src/index.ts';
-import { gate, isCode, useOrchestrator, waitFor } from '../helpers.ts';
+import { gate, isCode, openEvents, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { TRIGGERED } = WorkerExecutionMode;
 const TOKEN = 'test-token-0123456789';
@@ -83,75 +83,6 @@ function switchable(orch: WorkerOrchestrator, name: string, options = {}) {
     { executionMode: TRIGGERED, maxRetries: 0, retryDelayMs: 0, maxConsecutiveFailures: 100, ...options },
   );
   return state;
-}
-
-// ------------------------------------------------------------------ server-sent events
-
-interface SseFrame {
-  event?: string;
-  data?: string;
-  comment?: string;
-}
-
-/** Opens `GET /events` and yields its frames; `abort()` disconnects. */
-async function openEvents(base: string) {
-  const controller = new AbortController();
-  const res = await fetch(new URL('events', base), { signal: controller.signal });
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get('content-type') ?? '', /^text\/event-stream/);
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const frames: SseFrame[] = [];
-  let ended = false;
-  const pump = (async () => {
-    try {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += decoder.decode(value, { stream: true });
-        let end = buffer.indexOf('\n\n');
-        while (end !== -1) {
-          const frame: SseFrame = {};
-          for (const line of buffer.slice(0, end).split('\n')) {
-            if (line.startsWith(':')) frame.comment = line.slice(1).trim();
-            else if (line.startsWith('event: ')) frame.event = line.slice(7);
-            else if (line.startsWith('data: ')) frame.data = line.slice(6);
-          }
-          frames.push(frame);
-          buffer = buffer.slice(end + 2);
-          end = buffer.indexOf('\n\n');
-        }
-      }
-    } catch {
-      // aborted by the test
-    } finally {
-      ended = true;
-    }
-  })();
-  return {
-    frames,
-    get ended() {
-      return ended;
-    },
-    /** The first event frame `name` whose data satisfies `where`, parsed. */
-    async next(name: string, where: (data: Record<string, unknown>) => boolean = () => true) {
-      const frame = await waitFor(
-        () =>
-          frames.find(
-            (f) => f.event === name && where(JSON.parse(f.data as string) as Record<string, unknown>),
-          ),
-        5000,
-        `event ${name}`,
-      );
-      return JSON.parse(frame.data as string) as Record<string, unknown>;
-    },
-    async abort() {
-      controller.abort();
-      await pump;
-    },
-    pump,
-  };
 }
 
 // ------------------------------------------------------------------ Prometheus text

@@ -1,10 +1,11 @@
 /**
  * JSON for the wire. Worker results, payloads and event payloads are arbitrary values: an `Error`
  * would serialize as `{}`, a `bigint` or a cycle would make `JSON.stringify` throw. The HTTP layer
- * must never fail a response (or an event stream) because of what a worker returned.
+ * must never fail a response (or an event stream), nor a cluster host its event relay
+ * (cluster/event-feed.ts), because of what a worker returned.
  */
 
-/** An `Error` as it goes over HTTP: `{ name, message, code }` (`code` only when the error has one). */
+/** An `Error` as it goes over the wire: `{ name, message, code }` (`code` only when the error has one). */
 export interface WireError {
   name: string;
   message: string;

@@ -1,0 +1,200 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { ClusterEventFeed, RemoteEvent } from '../control.ts';
+import type { OrchestratorEventName, OrchestratorEvents } from '../events.ts';
+import { toJson } from '../wire-json.ts';
+
+/**
+ * The events one host relays to the others: those of the runs it executes. The breaker's
+ * `worker:disabled` / `worker:enabled` are not among them (every host emits those itself when it sees
+ * the breaker move), nor `orchestrator:*` (they are about the host that serves the stream).
+ */
+const RELAYED: ReadonlySet<OrchestratorEventName> = new Set<OrchestratorEventName>([
+  'worker:start',
+  'worker:success',
+  'worker:failure',
+  'worker:dead-letter',
+]);
+
+/** Events are sent in one batch per this long: a few writes a second per host, whatever the load. */
+const BATCH_MS = 100;
+/** Events kept while Redis is slow or away; past this the newest are dropped (they are observations). */
+const MAX_BUFFERED = 10_000;
+/** The stream keeps about this many batches: a follower that lags further misses the oldest. */
+const STREAM_MAX_LEN = 1000;
+/** How long one blocking read waits before it is issued again (and sees that it should stop). */
+const BLOCK_MS = 2000;
+
+/**
+ * Sends this host's worker events to the cluster's event stream while some other host has `/events`
+ * clients (`watched`, from the hosts' heartbeats): no Redis write per run when nobody watches, and
+ * one write per batch when somebody does. Each event's data is its payload's JSON with `host` added.
+ */
+export class EventRelay {
+  readonly #redis: Redis;
+  readonly #key: string;
+  readonly #hostId: string;
+  readonly #watched: () => boolean;
+  readonly #log: Logger;
+  #batch: [OrchestratorEventName, string][] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #dropped = 0;
+
+  constructor(redis: Redis, key: string, hostId: string, log: Logger, watched: () => boolean) {
+    this.#redis = redis;
+    this.#key = key;
+    this.#hostId = hostId;
+    this.#log = log;
+    this.#watched = watched;
+  }
+
+  publish<E extends OrchestratorEventName>(event: E, payload: OrchestratorEvents[E]): void {
+    if (!RELAYED.has(event) || !this.#watched()) return;
+    if (this.#batch.length >= MAX_BUFFERED) {
+      this.#dropped++;
+      return;
+    }
+    this.#batch.push([event, toJson({ ...payload, host: this.#hostId })]);
+    if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => void this.flush(), BATCH_MS);
+      this.#timer.unref();
+    }
+  }
+
+  /** Writes what is batched (at stop: the last events go out before the connection closes). */
+  async flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#batch.length === 0) return;
+    if (this.#redis.status !== 'ready') {
+      // Kept for when Redis is back (bounded above); a flush is tried at the next event.
+      return;
+    }
+    const batch = this.#batch;
+    this.#batch = [];
+    if (this.#dropped > 0) {
+      this.#log.warn({ dropped: this.#dropped }, 'cluster: events not relayed (Redis too slow)');
+      this.#dropped = 0;
+    }
+    try {
+      await this.#redis.xadd(
+        this.#key,
+        'MAXLEN',
+        '~',
+        STREAM_MAX_LEN,
+        '*',
+        'host',
+        this.#hostId,
+        'events',
+        JSON.stringify(batch),
+      );
+    } catch (error) {
+      this.#log.debug({ err: error }, 'cluster: events not relayed');
+    }
+  }
+}
+
+/**
+ * The other hosts' events, for this host's `/events` clients: one blocking read of the cluster's event
+ * stream, on a connection of its own opened while somebody follows and closed when the last one leaves.
+ * This host's own events are not read back: `/events` takes them from the orchestrator directly.
+ */
+export class EventFeed implements ClusterEventFeed {
+  readonly hostId: string;
+  readonly #key: string;
+  readonly #log: Logger;
+  readonly #listeners = new Set<(event: RemoteEvent) => void>();
+  /** The cluster's connection while the host is started; reading needs it (a duplicate of it). */
+  #redis: Redis | undefined;
+  #reader: Redis | undefined;
+
+  constructor(hostId: string, key: string, log: Logger) {
+    this.hostId = hostId;
+    this.#key = key;
+    this.#log = log;
+  }
+
+  /** Somebody follows: announced in the heartbeat, so that the other hosts relay their events. */
+  get followed(): boolean {
+    return this.#listeners.size > 0;
+  }
+
+  follow(listener: (event: RemoteEvent) => void): () => void {
+    this.#listeners.add(listener);
+    this.#startReading();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#stopReading();
+    };
+  }
+
+  /** The host started: reading can begin (now, if somebody already follows). */
+  attach(redis: Redis): void {
+    this.#redis = redis;
+    this.#startReading();
+  }
+
+  /** The host stops: reading ends; followers stay and get events again after the next start. */
+  detach(): void {
+    this.#redis = undefined;
+    this.#stopReading();
+  }
+
+  #startReading(): void {
+    if (this.#reader !== undefined || this.#redis === undefined || this.#listeners.size === 0) return;
+    const reader = this.#redis.duplicate();
+    // Errors surface as failed reads (and ioredis reconnects), not as unhandled 'error' events.
+    reader.on('error', () => undefined);
+    this.#reader = reader;
+    void this.#read(reader);
+  }
+
+  #stopReading(): void {
+    // The read loop sees that its connection is no longer the reader and ends.
+    this.#reader?.disconnect();
+    this.#reader = undefined;
+  }
+
+  async #read(reader: Redis): Promise<void> {
+    // From the stream's end: a follower sees what happens from now on ('$' only once, then ids, so
+    // that nothing written between two reads is skipped).
+    let last = '$';
+    while (this.#reader === reader) {
+      let result: [string, [string, string[]][]][] | null;
+      try {
+        result = (await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.#key, last)) as
+          | [string, [string, string[]][]][]
+          | null;
+      } catch (error) {
+        if (this.#reader !== reader) return;
+        this.#log.debug({ err: error }, 'cluster: reading the event stream failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        continue;
+      }
+      if (result === null || this.#reader !== reader) continue;
+      for (const [id, fields] of result[0]?.[1] ?? []) {
+        last = id;
+        this.#deliver(fields);
+      }
+    }
+  }
+
+  #deliver(fields: string[]): void {
+    let host: string | undefined;
+    let events: string | undefined;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 'host') host = fields[i + 1];
+      else if (fields[i] === 'events') events = fields[i + 1];
+    }
+    if (host === undefined || host === this.hostId || events === undefined) return;
+    let batch: [OrchestratorEventName, string][];
+    try {
+      batch = JSON.parse(events) as [OrchestratorEventName, string][];
+    } catch {
+      return;
+    }
+    for (const [event, data] of batch) {
+      for (const listener of this.#listeners) listener({ host, event, data });
+    }
+  }
+}
