@@ -11,10 +11,16 @@ export class CircuitBreaker {
   #state: BreakerState = 'closed';
   #consecutiveFailures = 0;
   #trialInFlight = false;
-  readonly #maxConsecutiveFailures: number;
-  readonly #cooldownMs: number | null;
+  #maxConsecutiveFailures: number;
+  #cooldownMs: number | null;
 
   constructor(maxConsecutiveFailures: number, cooldownSeconds: number | null) {
+    this.#maxConsecutiveFailures = maxConsecutiveFailures;
+    this.#cooldownMs = cooldownSeconds === null ? null : cooldownSeconds * 1000;
+  }
+
+  /** New thresholds (a cluster's latest registration); the state stays as it is. */
+  configure(maxConsecutiveFailures: number, cooldownSeconds: number | null): void {
     this.#maxConsecutiveFailures = maxConsecutiveFailures;
     this.#cooldownMs = cooldownSeconds === null ? null : cooldownSeconds * 1000;
   }

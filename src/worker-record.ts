@@ -10,13 +10,18 @@ import { type ResourceSample, type RunTotals, type WorkerConfig, WorkerExecution
 /** Shared by every worker without links; never written to (linking replaces lists, never pushes). */
 export const NO_LINKS: WorkerRecord[] = [];
 
+function scheduleOf(options: ResolvedWorkerOptions): Schedule | undefined {
+  if (options.executionMode !== WorkerExecutionMode.SCHEDULED) return undefined;
+  return options.cron !== undefined ? cronSchedule(options.cron) : intervalSchedule(options.intervalSeconds);
+}
+
 /** Everything the orchestrator knows about one registered worker. */
 export class WorkerRecord {
   readonly name: string;
   readonly options: ResolvedWorkerOptions;
   readonly source: WorkerSource;
   readonly breaker: CircuitBreaker;
-  readonly schedule: Schedule | undefined;
+  schedule: Schedule | undefined;
   readonly queue = new WorkerQueue();
 
   /** Disabled by hand (`disableWorker`) when false; the breaker may disable it too. */
@@ -57,10 +62,19 @@ export class WorkerRecord {
     this.source = source;
     this.options = options;
     this.breaker = new CircuitBreaker(options.maxConsecutiveFailures, options.breakerCooldownSeconds);
-    if (options.executionMode === WorkerExecutionMode.SCHEDULED) {
-      this.schedule =
-        options.cron !== undefined ? cronSchedule(options.cron) : intervalSchedule(options.intervalSeconds);
-    }
+    this.schedule = scheduleOf(options);
+  }
+
+  /**
+   * Takes `changes` into its options (cluster mode: the cluster-wide options of the latest registration
+   * to start, README: "Running on several machines"); the breaker's thresholds and the schedule follow.
+   * Links (`blocks`, `dependsOn`) are the caller's to redo.
+   */
+  adopt(changes: Partial<ResolvedWorkerOptions>): void {
+    Object.assign(this.options, changes);
+    this.breaker.configure(this.options.maxConsecutiveFailures, this.options.breakerCooldownSeconds);
+    this.schedule = scheduleOf(this.options);
+    this.#staticConfig = undefined;
   }
 
   /** Enabled by hand and the breaker not open (half-open counts as enabled). */

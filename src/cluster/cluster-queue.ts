@@ -8,6 +8,7 @@ import { describeError, OrchestratorError } from '../errors.ts';
 import type { Emit, OrchestratorEventName, OrchestratorEvents } from '../events.ts';
 import type { StartGate, WorkQueue } from '../queue/work-queue.ts';
 import { newRun, ORIGINS, type Run, type RunOrigin, type RunOutcome } from '../run.ts';
+import { relinkAll } from '../scheduler/links.ts';
 import type { Sequence } from '../sequence.ts';
 import { WorkerExecutionMode } from '../types.ts';
 import type { WorkerRecord } from '../worker-record.ts';
@@ -31,6 +32,7 @@ import {
   finalError,
 } from './outcome.ts';
 import { type ChainStep, ClusterSchedules } from './schedules.ts';
+import { adoption, differing, type SharedOptions, sharedOptions } from './shared-options.ts';
 
 export interface ClusterQueueContext {
   clock: Clock;
@@ -121,6 +123,8 @@ export class ClusterQueue implements WorkQueue {
   readonly #held = new Map<Run, Held>();
   readonly #lanes = new Map<string, Lane>();
   readonly #lanesByStream = new Map<string, Lane>();
+  /** Per worker, the cluster-wide options this host runs it with (JSON, as recorded in Redis). */
+  readonly #adopted = new Map<WorkerRecord, string>();
   /** The backoff corral chose for a job about to be handed back for its retry. */
   readonly #backoffs = new Map<string, number>();
   /** Redis writes not yet acknowledged: awaited before the connection closes. */
@@ -218,6 +222,7 @@ export class ClusterQueue implements WorkQueue {
         workers: () => this.#ctx.workers(),
         inFlight: () => this.#inFlight,
         watching: () => this.events.followed,
+        adopt: (worker, text) => this.#adopt(worker, text),
       });
       const mirror = this.#mirror;
       this.#relay = new EventRelay(redis, this.#keys.events, options.hostId, log, () =>
@@ -293,6 +298,7 @@ export class ClusterQueue implements WorkQueue {
     this.#leases = undefined;
     this.#deps = undefined;
     this.#relay = undefined;
+    this.#adopted.clear();
     this.#pending.clear();
     this.#jobOf.clear();
     this.#unarmed.clear();
@@ -1001,37 +1007,51 @@ export class ClusterQueue implements WorkQueue {
    * that differ from the registration before it (another host's, or an earlier version of this one).
    */
   async #compareOptions(worker: WorkerRecord): Promise<void> {
-    const o = worker.options;
-    const shared: Record<string, unknown> = {
-      executionMode: o.executionMode,
-      intervalSeconds: o.intervalSeconds,
-      cron: o.cron ?? null,
-      concurrency: o.concurrency,
-      maxQueue: o.maxQueue,
-      maxRetries: o.maxRetries,
-      retryDelayMs: o.retryDelayMs,
-      maxConsecutiveFailures: o.maxConsecutiveFailures,
-      breakerCooldownSeconds: o.breakerCooldownSeconds,
-      blocks: [...o.blocks].sort(),
-      dependsOn: [...o.dependsOn].sort(),
-      priority: o.priority,
-      missedRuns: o.missedRuns,
-    };
+    const text = JSON.stringify(sharedOptions(worker.options));
+    this.#adopted.set(worker, text);
     const previous = (await (this.#redis as Redis).call(
       'SET',
       this.#keys.options(worker.name),
-      JSON.stringify(shared),
+      text,
       'GET',
     )) as string | null;
     if (previous === null) return;
-    const before = JSON.parse(previous) as Record<string, unknown>;
-    const differ = Object.keys(shared).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(shared[k]));
+    const differ = differing(sharedOptions(worker.options), JSON.parse(previous) as SharedOptions);
     if (differ.length > 0) {
       this.#ctx.log.warn(
         { worker: worker.name, options: differ },
         `cluster: worker "${worker.name}" is registered here with other cluster-wide options than before: ${differ.join(', ')}`,
       );
     }
+  }
+
+  /**
+   * The mirror read the cluster-wide options of `worker`'s latest registration: this host takes them
+   * (README: "Running on several machines"), and links workers anew if `blocks` or `dependsOn` moved.
+   */
+  #adopt(worker: WorkerRecord, text: string | null): void {
+    const own = this.#adopted.get(worker);
+    // Not before this host recorded its own registration (the lane's setup), which may be the latest.
+    if (text === null || own === undefined || own === text) return;
+    this.#adopted.set(worker, text);
+    const { changes, changed, skipped } = adoption(worker.options, JSON.parse(text) as SharedOptions);
+    if (skipped.length > 0) {
+      this.#ctx.log.warn(
+        { worker: worker.name, options: skipped },
+        `cluster: worker "${worker.name}" runs in another mode on the latest host to start: kept here: ${skipped.join(', ')}`,
+      );
+    }
+    if (changed.length === 0) return;
+    worker.adopt(changes);
+    if (changed.includes('blocks') || changed.includes('dependsOn')) {
+      relinkAll(new Map([...this.#ctx.workers()].map((w) => [w.name, w])));
+    }
+    this.#ctx.log.info(
+      { worker: worker.name, options: changed },
+      `cluster: worker "${worker.name}" takes the latest registration's ${changed.join(', ')}`,
+    );
+    this.wake(worker);
+    this.#ctx.dispatch();
   }
 
   /** A timer at the due time of the lane's earliest delayed job: it may be fetched then. */

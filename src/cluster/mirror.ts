@@ -23,6 +23,8 @@ export interface MirrorContext {
   inFlight(): ReadonlySet<Run>;
   /** This host has `/events` clients. */
   watching(): boolean;
+  /** The cluster-wide options of `worker`'s latest registration, as recorded in Redis (JSON). */
+  adopt(worker: WorkerRecord, latest: string | null): void;
 }
 
 const TOTAL_FIELDS = ['runs', 'succeeded', 'failed', 'retries', 'timeouts', 'crashes'] as const;
@@ -104,12 +106,14 @@ export class ClusterMirror {
       read.llen(keys.bull(name, 'wait'));
       read.zcard(keys.bull(name, 'prioritized'));
       read.hgetall(keys.totals(name));
+      read.get(keys.options(name));
     }
     const results = (await read.exec()) ?? [];
     lanes.forEach((lane, i) => {
-      const wait = Number(results[i * 3]?.[1] ?? 0);
-      const prioritized = Number(results[i * 3 + 1]?.[1] ?? 0);
-      const hash = (results[i * 3 + 2]?.[1] ?? {}) as Record<string, string>;
+      const wait = Number(results[i * 4]?.[1] ?? 0);
+      const prioritized = Number(results[i * 4 + 1]?.[1] ?? 0);
+      const hash = (results[i * 4 + 2]?.[1] ?? {}) as Record<string, string>;
+      this.#ctx.adopt(lane.worker, (results[i * 4 + 3]?.[1] ?? null) as string | null);
       lane.waiting = wait + prioritized;
       const totals = emptyTotals();
       for (const field of TOTAL_FIELDS) totals[field] = Number(hash[field] ?? 0);
