@@ -1,24 +1,21 @@
 // The dashboard (GET /) in a real browser: Debian's headless Chromium driven by playwright-core (no
 // browser is downloaded). It loads the page from orch.listen(), sees every worker, sees a failure
 // arrive live over /events, and replays the dead letter with the token asked by a prompt.
-// Skipped when /usr/bin/chromium is missing (CI installs it, see .ci/run).
+// Skipped when /usr/bin/chromium is missing (CI installs it, see .ci/run). Single host: no hosts panel
+// (test/cluster/dashboard.test.ts has the cluster's).
 // CORRAL_UPDATE_SCREENSHOT=1 also writes the populated page to docs/dashboard.png for the README.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { WorkerExecutionMode } from '../../src/index.ts';
-import { cmdline, spawnedChildren, tmpModule, useOrchestrator, waitFor } from '../helpers.ts';
+import { type Browser, launchBrowser, skipWithoutChromium as skip, textOf } from '../browser-helpers.ts';
+import { tmpModule, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { SCHEDULED, TRIGGERED, CONTINUOUS } = WorkerExecutionMode;
 
-const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the dashboard test`;
 const SCREENSHOT = fileURLToPath(new URL('../../docs/dashboard.png', import.meta.url));
 const TOKEN = 'dashboard-test-token';
 
@@ -33,16 +30,6 @@ export default async function busy(ctx) {
   return kept.length;
 }
 `;
-
-/** Chromium processes started by this test process (the browser and its helpers). */
-function browserProcesses(): number[] {
-  return spawnedChildren().filter((pid) => /chromium/.test(cmdline(pid)));
-}
-
-/** The rendered text of the first element matching `selector`. */
-async function textOf(page: Page, selector: string): Promise<string> {
-  return (await page.locator(selector).first().textContent()) ?? '';
-}
 
 /** The token the page keeps in this tab's sessionStorage. (Page code is passed as strings: no DOM lib here.) */
 function storedToken(page: Page): Promise<string | null> {
@@ -83,32 +70,13 @@ test('dashboard: lists the workers, shows a failure live, replays its dead lette
   const server = await orch.listen({ port: 0, token: TOKEN });
   assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
 
-  const profile = mkdtempSync(join(tmpdir(), 'corral-chromium-'));
-  let context: BrowserContext | undefined;
+  let browser: Browser | undefined;
   t.after(async () => {
-    await context?.close();
+    await browser?.close();
     await server.close();
-    rmSync(profile, { recursive: true, force: true });
-    await waitFor(() => browserProcesses().length === 0, 10_000, 'every chromium process gone');
   });
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 800 },
-    colorScheme: 'light',
-    timeout: 30_000,
-  });
-  const page = context.pages()[0] ?? (await context.newPage());
+  browser = await launchBrowser();
+  const { page } = browser;
   const pageErrors: string[] = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {
@@ -143,12 +111,18 @@ test('dashboard: lists the workers, shows a failure live, replays its dead lette
     'a label, not only a colour',
   );
   await page.waitForSelector('#workers-body tr[data-worker="send-invoices"][data-failing="false"]');
+  // A single host: no hosts panel, no cluster in the header, no Host column in the recent runs.
+  assert.equal(await page.isHidden('#hosts-section'), true, 'no hosts panel on a single host');
+  assert.equal(await page.locator('#hosts-body tr').count(), 0);
+  assert.equal(await page.isHidden('#cluster'), true);
+  assert.equal(await page.isHidden('#runs-host'), true);
   assert.equal(await page.locator('#dl-body tr').count(), 0);
   assert.equal(await page.isVisible('#dl-empty'), true);
 
   // Live: the event stream is connected and the charts of the isolated workers fill up.
   await page.waitForSelector('#conn[data-live="live"]');
   await page.waitForSelector('#runs-body tr[data-outcome="succeeded"]');
+  assert.equal(await page.locator('#runs-body td[data-col="host"]').count(), 0);
   for (const name of ['thumbnails', 'transcode']) {
     // Polled from here: the page's CSP (script-src 'self') refuses the eval a string predicate needs.
     const svg = page.locator(`tr[data-worker="${name}"] [data-col="cpu"] svg`);

@@ -1,9 +1,10 @@
 // @ts-check
 // The live dashboard served at `GET /` (README, "HTTP API, metrics and dashboard"). It polls `status` and
 // `dead-letters` every 2 s (charts are sampled then) and listens to `events` (SSE) for live runs and
-// failures. Every node is built with textContent, never innerHTML, so worker names, errors and payloads
-// cannot inject markup; the Content-Security-Policy allows this file and the stylesheet only. URLs are
-// relative to the page, so the handler can be mounted under a base path.
+// failures; in cluster mode (`status.cluster`) it also lists the hosts, and shows the host of each run
+// (the events' `host` field). Every node is built with textContent, never innerHTML, so worker names,
+// errors and payloads cannot inject markup; the Content-Security-Policy allows this file and the
+// stylesheet only. URLs are relative to the page, so the handler can be mounted under a base path.
 
 /**
  * @typedef {{ runs?: number, succeeded?: number, failed?: number, retries?: number, timeouts?: number, crashes?: number }} Totals
@@ -13,14 +14,16 @@
  *   breaker?: string, totals?: Totals, lastRun?: string, lastError?: string, lastFailureReason?: string,
  *   nextRunAt?: string, executionMode?: string, mode?: string, isolation?: string,
  *   resources?: { cpuPercent: number, memoryBytes: number, sampledAt: string }, history?: HistoryRecord[] }} WorkerState
+ * @typedef {{ id: string, execute: boolean, workers: string[], running: number, lastSeenAt: string }} ClusterHost
+ * @typedef {{ name: string, self: string, redis: string, hosts: ClusterHost[] }} Cluster
  * @typedef {{ state: string, workers: number, running: number, queued: number,
- *   workerStates: Record<string, WorkerState> }} Status
+ *   workerStates: Record<string, WorkerState>, cluster?: Cluster }} Status
  * @typedef {{ id: string, name: string, reason?: string, error?: string, attempts: number, failedAt: string,
  *   payload?: unknown, payloadError?: string }} DeadLetter
  * @typedef {{ t: number, cpu: number, mem: number | null }} Point
- * @typedef {{ runId: string, seen: number, name?: string, outcome?: string, reason?: string, error?: string,
- *   attempts?: number, durationMs?: number, startedAt?: number, endedAt?: number, updatedAt?: number,
- *   final?: boolean }} Run
+ * @typedef {{ runId: string, seen: number, name?: string, host?: string, outcome?: string, reason?: string,
+ *   error?: string, attempts?: number, durationMs?: number, startedAt?: number, endedAt?: number,
+ *   updatedAt?: number, final?: boolean }} Run
  * @typedef {Record<string, any>} EventData
  * @typedef {Node | string | number | null | undefined | false} Child
  */
@@ -261,6 +264,13 @@
     const ws = workers();
     return Object.hasOwn(ws, name) ? ws[name] : undefined;
   };
+  /**
+   * The cluster this host belongs to (cluster mode only: a single host's status has none).
+   * @returns {Cluster | undefined}
+   */
+  const clusterOf = () => state.status?.cluster || undefined;
+  /** @param {Cluster | undefined} cl */
+  const hostsOf = (cl) => (cl && Array.isArray(cl.hosts) ? cl.hosts : []);
   /** @param {WorkerState} w */
   const isFailing = (w) => (w.failures || 0) > 0 || w.breaker === 'open';
   /** @param {WorkerState} w */
@@ -448,6 +458,14 @@
     if (w) Object.assign(w, patch);
   }
 
+  /**
+   * Cluster mode: the host where the event's attempt ran (the latest attempt's host wins). A patch
+   * without the key when the event has none, so that it never erases a host already known.
+   * @param {EventData} d
+   * @returns {{ host?: string }}
+   */
+  const hostOf = (d) => (typeof d.host === 'string' && d.host ? { host: d.host } : {});
+
   function listen() {
     if (!('EventSource' in window)) {
       state.live = 'unsupported';
@@ -484,6 +502,7 @@
       });
     on('worker:start', (d) => {
       upsertRun(d.runId, {
+        ...hostOf(d),
         name: d.name,
         outcome: 'running',
         attempts: d.attempt,
@@ -495,6 +514,7 @@
     });
     on('worker:success', (d) => {
       upsertRun(d.runId, {
+        ...hostOf(d),
         name: d.name,
         outcome: 'succeeded',
         attempts: d.attempt,
@@ -509,6 +529,7 @@
     on('worker:failure', (d) => {
       const message = d.error?.message ? d.error.message : d.reason;
       upsertRun(d.runId, {
+        ...hostOf(d),
         name: d.name,
         outcome: d.willRetry ? 'retrying' : 'failed',
         attempts: d.attempt,
@@ -912,6 +933,9 @@
     const runs = sortedRuns()
       .filter((run) => !onlyProblems || problem(run))
       .slice(0, SHOWN_RUNS);
+    // The Host column is there in cluster mode only; its rows are rebuilt when that changes.
+    const withHost = clusterOf() !== undefined;
+    $('runs-host').hidden = !withHost;
     syncRows(
       $('runs-body'),
       runs,
@@ -925,9 +949,11 @@
           run.error,
           runTime(run),
           run.name,
+          withHost && (run.host || ''),
         ]),
       (tr, run) => {
         tr.dataset.runId = run.runId;
+        if (run.host) tr.dataset.host = run.host;
         const outcome = run.outcome || 'unknown';
         tr.dataset.outcome = outcome;
         const o = (Object.hasOwn(OUTCOME, outcome) && OUTCOME[outcome]) || ['plain', outcome];
@@ -948,6 +974,16 @@
             text: clock(runTime(run)),
           }),
           h('td', { class: 'name clip', title: run.name, text: run.name || '?' }),
+          ...(withHost
+            ? [
+                h('td', {
+                  'data-col': 'host',
+                  class: 'clip host',
+                  title: run.host || 'host not known (runs read from the history carry none)',
+                  text: run.host || '',
+                }),
+              ]
+            : []),
           h('td', {}, badge(o[0], o[1], undefined, run.outcome === 'running')),
           h('td', { class: 'num nowrap', text: run.outcome === 'running' ? '—' : duration(run.durationMs) }),
           h(
@@ -959,6 +995,91 @@
       },
     );
     $('runs-empty').hidden = runs.length > 0;
+  }
+
+  // Cluster mode only: one row per live host, as this host last read them from Redis.
+  function renderHosts() {
+    const cl = clusterOf();
+    const section = $('hosts-section');
+    section.hidden = cl === undefined;
+    if (cl === undefined) {
+      $('hosts-body').replaceChildren();
+      return;
+    }
+    const hosts = hostsOf(cl);
+    syncRows(
+      $('hosts-body'),
+      hosts,
+      (host) => host.id,
+      (host) =>
+        JSON.stringify([host.execute, host.workers, host.running, host.lastSeenAt, host.id === cl.self]),
+      (tr, host) => {
+        const self = host.id === cl.self;
+        const names = Array.isArray(host.workers) ? host.workers : [];
+        const running = host.running || 0;
+        tr.dataset.host = host.id;
+        tr.dataset.role = host.execute ? 'executes' : 'submits';
+        if (self) tr.dataset.self = 'true';
+        tr.append(
+          h(
+            'td',
+            { class: 'name', 'data-col': 'host' },
+            host.id,
+            self ? ' ' : null,
+            self ? badge('plain', 'this host', 'The host that serves this page') : null,
+          ),
+          h(
+            'td',
+            { 'data-col': 'role', class: 'nowrap' },
+            host.execute
+              ? h('span', { text: 'executes', title: 'Runs the workers listed here' })
+              : badge(
+                  'idle',
+                  'submits only',
+                  'execute: false — it queues, observes and serves; it runs nothing',
+                ),
+          ),
+          h(
+            'td',
+            {
+              'data-col': 'workers',
+              'data-count': names.length,
+              class: 'flex',
+              title: names.length
+                ? `${names.length} worker${names.length === 1 ? '' : 's'}: ${names.join(', ')}`
+                : undefined,
+            },
+            !host.execute
+              ? h('span', { class: 'muted', text: '—' })
+              : names.length === 0
+                ? h('span', { class: 'muted', text: 'none registered' })
+                : h(
+                    'div',
+                    { class: 'clip' },
+                    h('b', { class: 'count', text: names.length }),
+                    h('span', { text: names.join(', ') }),
+                  ),
+          ),
+          h(
+            'td',
+            { 'data-col': 'running', class: 'num nowrap' },
+            running > 0
+              ? badge('run', String(running), `${running} attempt${running === 1 ? '' : 's'} in flight`, true)
+              : h('span', { class: 'muted', text: '0' }),
+          ),
+          h(
+            'td',
+            { 'data-col': 'seen', class: 'nowrap', title: new Date(host.lastSeenAt).toLocaleString() },
+            agoSpan(host.lastSeenAt),
+          ),
+        );
+      },
+    );
+    $('hosts-count').textContent = `(${hosts.length})`;
+    $('hosts-hint').textContent =
+      cl.redis === 'unreachable'
+        ? 'as last read, before the connection to Redis was lost'
+        : 'the live hosts of the cluster';
   }
 
   function renderDeadLetters() {
@@ -1054,6 +1175,25 @@
             ? 'b-warn'
             : 'b-idle');
     pill.textContent = state.reachable === false ? 'unreachable' : orch;
+    const cl = clusterOf();
+    const redisLost = cl?.redis === 'unreachable';
+    const clusterBox = $('cluster');
+    clusterBox.hidden = cl === undefined;
+    if (cl === undefined) clusterBox.replaceChildren();
+    else {
+      clusterBox.dataset.redis = cl.redis;
+      clusterBox.replaceChildren(
+        h('span', { class: 'muted', text: 'cluster' }),
+        h('b', { text: cl.name }),
+        redisLost
+          ? badge(
+              'bad',
+              '✗ Redis unreachable',
+              'This host lost its connection to Redis; it reconnects on its own',
+            )
+          : badge('ok', 'Redis ready', 'This host is connected to Redis'),
+      );
+    }
     const stats = $('stats');
     stats.replaceChildren(
       h('span', { class: 'stat' }, h('b', { text: st ? st.workers : '–' }), 'workers'),
@@ -1092,13 +1232,27 @@
         ? h('span', { class: 'err', text: `status unreachable (${state.fetchError || ''})` })
         : h('span', { text: state.lastUpdate ? `updated ${clock(state.lastUpdate)}` : 'loading…' }),
     );
-    document.title = `${failing || disabled ? '⚠ ' : ''}corral — ${failing ? `${failing} failing` : orch}`;
+    document.title = `${failing || disabled || redisLost ? '⚠ ' : ''}corral — ${
+      failing ? `${failing} failing` : redisLost ? 'Redis unreachable' : orch
+    }`;
   }
 
   function renderAttention() {
     const ws = workers();
     const box = $('attention');
     const items = [];
+    if (clusterOf()?.redis === 'unreachable') {
+      items.push(
+        h(
+          'span',
+          { class: 'item', 'data-attention': 'redis' },
+          h('b', { text: 'Redis' }),
+          h('span', {
+            text: 'unreachable from this host (it reconnects on its own): runs in flight finish, no new run starts here until it is back',
+          }),
+        ),
+      );
+    }
     for (const name of Object.keys(ws)) {
       const w = ws[name];
       if (!isFailing(w) && !isDisabled(w)) continue;
@@ -1121,6 +1275,7 @@
     renderHeader();
     renderAttention();
     renderWorkers();
+    renderHosts();
     renderRuns();
     renderDeadLetters();
     tickTimes();
