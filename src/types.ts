@@ -175,7 +175,10 @@ export interface OrchestratorOptions {
 
 /** Options of cluster mode (README: "Running on several machines"). */
 export interface ClusterOptions {
-  /** A Redis URL (`redis://host:6379/0`) or ioredis options (host, port, password, sentinels...). Required. */
+  /**
+   * A Redis URL (`redis://host:6379/0`), ioredis options (host, port, password, sentinels...), or a
+   * Redis Cluster: `{ nodes: [{ host, port }, ...], ...ioredis ClusterOptions }`. Required.
+   */
   redis: string | Record<string, unknown>;
   /** Hosts with the same Redis and name form one cluster. @default 'corral' */
   name?: string;

@@ -2,8 +2,10 @@
  * The only module that loads BullMQ and ioredis. It is imported with `import()` when a cluster starts,
  * so an orchestrator without `cluster` never loads either (README: "Running on several machines").
  */
+
+import { inspect } from 'node:util';
 import { Job, Queue, Worker } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { OrchestratorError } from '../errors.ts';
 
 export { Job, Queue, Redis, Worker };
@@ -18,13 +20,11 @@ const MIN_REDIS = [6, 2];
  */
 export async function connectRedis(redis: string | Record<string, unknown>): Promise<Redis> {
   const where = typeof redis === 'string' ? redactUrl(redis) : describeOptions(redis);
-  const probe = create(redis, {
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    connectTimeout: 5000,
-  });
+  const probe = create(
+    redis,
+    { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 5000 },
+    false,
+  );
   // The connect() rejection only says the connection closed; the error event says why.
   let why: Error | undefined;
   probe.on('error', (error: Error) => {
@@ -51,7 +51,7 @@ export async function connectRedis(redis: string | Record<string, unknown>): Pro
   }
   probe.disconnect();
   // maxRetriesPerRequest null: BullMQ's blocking commands and ours wait out a reconnection.
-  const client = create(redis, { lazyConnect: true, maxRetriesPerRequest: null });
+  const client = create(redis, { lazyConnect: true, maxRetriesPerRequest: null }, true);
   try {
     await client.connect();
   } catch (error) {
@@ -63,11 +63,32 @@ export async function connectRedis(redis: string | Record<string, unknown>): Pro
   return client;
 }
 
-function create(redis: string | Record<string, unknown>, extra: RedisOptions): Redis {
+/**
+ * A connection: to one Redis (a URL or ioredis options) or to a Redis Cluster (`{ nodes, ...options }`).
+ * A Cluster is handed on as a `Redis`: it answers every command corral and BullMQ send (each names keys
+ * of one hash slot, `{name}`), and BullMQ recognises it as a cluster at run time (`isCluster`).
+ */
+function create(redis: string | Record<string, unknown>, extra: RedisOptions, reconnect: boolean): Redis {
+  if (typeof redis === 'object' && Array.isArray(redis.nodes)) {
+    const { nodes, redisOptions, ...options } = redis as { nodes: unknown[]; redisOptions?: object };
+    const { retryStrategy: _r, lazyConnect, connectTimeout, maxRetriesPerRequest } = extra;
+    const cluster = new Cluster(
+      nodes as never,
+      {
+        ...(options as ClusterOptions),
+        lazyConnect,
+        enableOfflineQueue: reconnect,
+        ...(reconnect ? {} : { clusterRetryStrategy: () => null }),
+        redisOptions: { ...redisOptions, connectTimeout, maxRetriesPerRequest } as never,
+      } as never,
+    );
+    return cluster as unknown as Redis;
+  }
+  const options = reconnect ? extra : { ...extra, enableOfflineQueue: false };
   // The cast: ioredis's option types do not allow `undefined` under exactOptionalPropertyTypes.
   return typeof redis === 'string'
-    ? new Redis(redis, extra as never)
-    : new Redis({ ...(redis as RedisOptions), ...extra } as never);
+    ? new Redis(redis, options as never)
+    : new Redis({ ...(redis as RedisOptions), ...options } as never);
 }
 
 function redactUrl(url: string): string {
@@ -75,6 +96,8 @@ function redactUrl(url: string): string {
 }
 
 function describeOptions(options: Record<string, unknown>): string {
+  if (Array.isArray(options.nodes))
+    return `Redis Cluster nodes ${inspect(options.nodes, { breakLength: Infinity })}`;
   const host = typeof options.host === 'string' ? options.host : '127.0.0.1';
   const port = typeof options.port === 'number' ? options.port : 6379;
   return Array.isArray(options.sentinels) ? `sentinels of "${String(options.name)}"` : `${host}:${port}`;

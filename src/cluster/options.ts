@@ -46,7 +46,24 @@ export function resolveClusterOptions(options: unknown): ResolvedClusterOptions 
   const isUrl = typeof redis === 'string' && /^rediss?:\/\//.test(redis);
   const isOptions = typeof redis === 'object' && redis !== null && !Array.isArray(redis);
   if (!isUrl && !isOptions) {
-    throw invalid('redis', 'a redis:// or rediss:// URL or an ioredis options object (required)', redis);
+    throw invalid(
+      'redis',
+      'a redis:// or rediss:// URL, an ioredis options object, or { nodes: [...] } for a Redis Cluster (required)',
+      redis,
+    );
+  }
+  const nodes = isOptions ? (redis as Record<string, unknown>).nodes : undefined;
+  if (
+    nodes !== undefined &&
+    (!Array.isArray(nodes) ||
+      nodes.length === 0 ||
+      !nodes.every((n) => typeof n === 'string' || (typeof n === 'object' && n !== null)))
+  ) {
+    throw invalid(
+      'redis.nodes',
+      "a non-empty array of Redis Cluster nodes ({ host, port } or 'redis://host:port')",
+      nodes,
+    );
   }
   const name = opts.name ?? 'corral';
   if (typeof name !== 'string' || name === '' || /[{}:\s\0]/.test(name)) {

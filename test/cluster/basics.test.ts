@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { OrchestratorError, RunError, WorkerExecutionMode, WorkerOrchestrator } from '../../src/index.ts';
 import { waitFor } from '../helpers.ts';
-import { freePort, orchestrator, startRedis } from './harness.ts';
+import { freePort, orchestrator, startRedis, startRedisCluster } from './harness.ts';
 
 const TRIGGERED = { executionMode: WorkerExecutionMode.TRIGGERED };
 
@@ -19,6 +20,8 @@ test('cluster options are validated at construction', () => {
     [{ cluster: { redis: 'redis://x', nope: 1 } }, /cluster\.nope/],
     [{ cluster: { redis: 'redis://x' }, store: '/tmp/x.db' }, /store/],
     [{ cluster: 'redis://x' }, /cluster/],
+    [{ cluster: { redis: { nodes: [] } } }, /cluster\.redis\.nodes/],
+    [{ cluster: { redis: { nodes: [42] } } }, /cluster\.redis\.nodes/],
   ];
   for (const [options, message] of bad) {
     assert.throws(
@@ -38,28 +41,32 @@ test('cluster options are validated at construction', () => {
   });
 });
 
-test('Redis unreachable at start: ERR_STORE, stopped, nothing left reconnecting', async (t) => {
-  const port = await freePort();
-  const orch = orchestrator(t, { cluster: { redis: `redis://127.0.0.1:${port}` } });
-  orch.registerWorker('w', () => 1, TRIGGERED);
-  const handles = process.getActiveResourcesInfo().filter((r) => r === 'TCPWRAP' || r === 'Timeout').length;
-  await assert.rejects(
-    orch.start(),
-    (error: unknown) =>
-      error instanceof OrchestratorError && error.code === 'ERR_STORE' && /ECONNREFUSED/.test(error.message),
-  );
-  assert.equal(orch.getStatus().state, 'stopped');
-  await waitFor(
-    () =>
-      process.getActiveResourcesInfo().filter((r) => r === 'TCPWRAP' || r === 'Timeout').length <= handles,
-    5000,
-    'no connection or timer left',
-  );
-  await assert.rejects(
-    orch.run('w'),
-    (error: unknown) => error instanceof OrchestratorError && error.code === 'ERR_NOT_RUNNING',
-  );
-});
+for (const kind of ['one Redis', 'a Redis Cluster'] as const) {
+  test(`${kind} unreachable at start: ERR_STORE, stopped, nothing left reconnecting`, async (t) => {
+    const port = await freePort();
+    const redis =
+      kind === 'one Redis' ? `redis://127.0.0.1:${port}` : { nodes: [{ host: '127.0.0.1', port }] };
+    const orch = orchestrator(t, { cluster: { redis } });
+    orch.registerWorker('w', () => 1, TRIGGERED);
+    const handles = process.getActiveResourcesInfo().filter((r) => r === 'TCPWRAP' || r === 'Timeout').length;
+    await assert.rejects(orch.start(), (error: unknown) => {
+      assert.ok(error instanceof OrchestratorError && error.code === 'ERR_STORE', String(error));
+      assert.match(error.message, kind === 'one Redis' ? /ECONNREFUSED/ : /Redis Cluster nodes/);
+      return true;
+    });
+    assert.equal(orch.getStatus().state, 'stopped');
+    await waitFor(
+      () =>
+        process.getActiveResourcesInfo().filter((r) => r === 'TCPWRAP' || r === 'Timeout').length <= handles,
+      5000,
+      'no connection or timer left',
+    );
+    await assert.rejects(
+      orch.run('w'),
+      (error: unknown) => error instanceof OrchestratorError && error.code === 'ERR_NOT_RUNNING',
+    );
+  });
+}
 
 test('a second live host with the same hostId: ERR_STORE', async (t) => {
   const redis = await startRedis(t);
@@ -195,4 +202,50 @@ test('a host registering a worker with other cluster-wide options logs a warning
   const warning = warnings.find((line) => line.includes('other cluster-wide options'));
   assert.ok(warning !== undefined);
   assert.deepEqual(JSON.parse(warning).options, ['concurrency', 'priority']);
+});
+
+test('on a Redis Cluster (three masters): hosts share triggered runs and a schedule fires once', async (t) => {
+  const nodes = await startRedisCluster(t);
+  // One node is enough to find the others; a different one per host.
+  const hosts = ['a', 'b'].map((hostId, i) =>
+    orchestrator(t, {
+      cluster: { redis: { nodes: [{ host: '127.0.0.1', port: nodes[i]?.port }] }, hostId },
+      maxConcurrentWorkers: 2,
+    }),
+  );
+  const ranOn: string[] = [];
+  let ticks = 0;
+  for (const [i, orch] of hosts.entries()) {
+    orch.registerWorker(
+      'w',
+      async (ctx) => {
+        ranOn.push(i === 0 ? 'a' : 'b');
+        await sleep(20);
+        return ctx.payload;
+      },
+      { ...TRIGGERED, concurrency: 4 },
+    );
+    orch.registerWorker('tick', () => void ticks++, {
+      executionMode: WorkerExecutionMode.SCHEDULED,
+      intervalSeconds: 1,
+    });
+  }
+  for (const orch of hosts) await orch.start();
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, n) => (hosts[n % 2] as (typeof hosts)[0]).run('w', n)),
+  );
+  assert.deepEqual(
+    results,
+    Array.from({ length: 40 }, (_, n) => n),
+  );
+  assert.ok(ranOn.includes('a') && ranOn.includes('b'), `both hosts ran some: ${ranOn.join('')}`);
+  assert.deepEqual(
+    (hosts[0]?.getStatus().cluster?.hosts ?? []).map((h) => h.id),
+    ['a', 'b'],
+  );
+  // The interval fires once per due time whatever the number of hosts: about 3 in 3.5 s, not 6.
+  const before = ticks;
+  await sleep(3500);
+  const fired = ticks - before;
+  assert.ok(fired >= 2 && fired <= 4, `interval fired ${fired} times in 3.5 s on two hosts`);
 });

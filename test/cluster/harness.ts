@@ -2,8 +2,11 @@
  * The cluster suites' harness: a redis-server of their own on a free loopback port (persistence off),
  * host processes (test/fixtures/cluster/host.mjs) driven over IPC, and clean-up of both by pid.
  */
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +57,11 @@ export interface RedisServer {
 }
 
 export async function startRedis(t: TestContext): Promise<RedisServer> {
-  const port = await freePort();
+  return launchRedis(t, await freePort(), []);
+}
+
+/** A redis-server on `port` (persistence off) with `extra` arguments, SIGKILLed after the test. */
+async function launchRedis(t: TestContext, port: number, extra: string[]): Promise<RedisServer> {
   let child: ChildProcess | undefined;
   const launch = async () => {
     const proc = spawn(
@@ -70,6 +77,7 @@ export async function startRedis(t: TestContext): Promise<RedisServer> {
         'no',
         '--daemonize',
         'no',
+        ...extra,
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -109,6 +117,70 @@ export async function startRedis(t: TestContext): Promise<RedisServer> {
   };
   defer(t, () => server.stop());
   return server;
+}
+
+/** A free port whose cluster bus port (port + 10000) is free too. */
+async function freeClusterPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    if ((await portFree(port)) && (await portFree(port + 10_000))) return port;
+  }
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A Redis Cluster of three masters on loopback (cluster mode on, persistence off, its node files in a
+ * temporary directory), slots assigned by `redis-cli --cluster create`; every node stopped after the test.
+ */
+export async function startRedisCluster(t: TestContext): Promise<RedisServer[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-redis-cluster-'));
+  defer(t, async () => rmSync(dir, { recursive: true, force: true }));
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await freeClusterPort();
+    nodes.push(
+      await launchRedis(t, port, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${port}.conf`),
+        '--dir',
+        dir,
+      ]),
+    );
+  }
+  const create = spawnSync(
+    'redis-cli',
+    [
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
+  if (create.status !== 0)
+    throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const states = nodes.map(
+      (n) => spawnSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout,
+    );
+    if (states.every((info) => info.includes('cluster_state:ok'))) break;
+    if (Date.now() > deadline) throw new Error(`the Redis Cluster did not become ok: ${states.join('\n')}`);
+    await sleep(200);
+  }
+  return nodes;
 }
 
 /** An orchestrator in this process, stopped after the test. */
