@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 
 import { join } from 'node:path';
 
 /** The cgroup v2 directory of this process, or undefined where there is none. */
-function ownCgroupDir(): string | undefined {
+export function ownCgroupDir(): string | undefined {
   try {
     const mount = readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')

@@ -21,7 +21,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readStat } from './procfs.ts';
+import { pidAlive, readStat } from './procfs.ts';
 
 export type Containment = 'cgroup' | 'process-group';
 
@@ -117,6 +117,7 @@ export class CgroupTree {
   /** The orchestrator's cgroup directory, created now if needed. */
   get dir(): string {
     if (this.#dir === undefined) {
+      removeStale(this.#parent);
       const dir = join(this.#parent, `corral-${process.pid}-${randomBytes(4).toString('hex')}`);
       mkdirSync(dir);
       this.#dir = dir;
@@ -150,6 +151,34 @@ export class CgroupTree {
       entries.filter((entry) => entry.isDirectory()).map((entry) => removeCgroup(join(dir, entry.name))),
     );
     await removeCgroup(dir);
+  }
+}
+
+/**
+ * Removes the empty cgroups that orchestrators of dead host processes left in `parent` (a host that died
+ * while its reaper could not finish, e.g. the reaper was killed too). Only empty ones, only of hosts whose
+ * pid is gone: what still holds a process is not this host's to end.
+ */
+function removeStale(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const host = /^corral-(\d+)-[0-9a-f]+$/.exec(name);
+    if (host === null || Number(host[1]) === process.pid || pidAlive(Number(host[1]))) continue;
+    const dir = join(parent, name);
+    try {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const sandbox = join(dir, entry.name);
+        if (entry.isDirectory() && !cgroupPopulated(sandbox)) rmdirSync(sandbox);
+      }
+      if (!cgroupPopulated(dir)) rmdirSync(dir);
+    } catch {
+      // Another host is removing it, or it holds a process: left as it is.
+    }
   }
 }
 

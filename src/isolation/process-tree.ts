@@ -13,6 +13,7 @@ import {
   hasProcFs,
   listProcesses,
   type ProcEntry,
+  pidAlive,
   readStat,
 } from './procfs.ts';
 
@@ -123,26 +124,12 @@ function signalAll(snapshot: TreeSnapshot, signal: NodeJS.Signals): void {
   }
 }
 
-/** True while `pid` runs; a zombie counts as gone where /proc tells. */
-function alive(pid: number): boolean {
-  if (hasProcFs) {
-    const state = readStat(pid)?.state;
-    return state !== undefined && state !== 'Z' && state !== 'X';
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Waits until every process of `snapshot` is gone; false if some remain after `timeoutMs`. */
 async function waitGone(snapshot: TreeSnapshot, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let pause = 2;
   const left = () =>
-    [...snapshot.pids].some(alive) || [...snapshot.groups].some((pgid) => signalGroup(pgid, 0));
+    [...snapshot.pids].some(pidAlive) || [...snapshot.groups].some((pgid) => signalGroup(pgid, 0));
   while (left()) {
     if (Date.now() >= deadline) return false;
     await sleep(pause, undefined, { ref: false });

@@ -173,3 +173,17 @@ function pageBytes(): number {
   }
   return pageSize;
 }
+
+/** True while `pid` runs; a zombie counts as gone where /proc tells. */
+export function pidAlive(pid: number): boolean {
+  if (hasProcFs) {
+    const state = readStat(pid)?.state;
+    return state !== undefined && state !== 'Z' && state !== 'X';
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

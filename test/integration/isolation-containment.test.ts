@@ -8,10 +8,12 @@
  * semantics-orphans.test.ts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { OrchestratorOptions, WorkerOrchestrator } from '../../src/index.ts';
-import { corralCgroups, removeCgroupTree } from '../cgroup-helpers.ts';
+import { corralCgroups, ownCgroupDir, removeCgroupTree } from '../cgroup-helpers.ts';
 import {
   assertReason,
   fixture,
@@ -120,6 +122,20 @@ for (const mechanism of ['cgroup', 'process-group'] as const) {
       await helperGone(t, pids, 'after stop()');
       assert.equal(orch.getStatus().containment, mechanism);
     });
+
+    if (mechanism === 'cgroup') {
+      it('empty cgroups left by a dead host are removed by the next host', async (t) => {
+        const parent = ownCgroupDir() as string;
+        const dead = spawnSync('true').pid as number;
+        const stale = join(parent, `corral-${dead}-0badc0de`);
+        mkdirSync(join(stale, 'sandbox-1'), { recursive: true });
+        t.after(() => removeCgroupTree(stale));
+        const orch = await contained(t, mechanism);
+        registerIsolated(orch, 'echo', fixture('echo.mjs'), 'process');
+        await orch.run('echo', 1);
+        assert.equal(existsSync(stale), false, "the dead host's cgroup is gone");
+      });
+    }
 
     const closes = [
       { when: 'after the idle sandbox is closed', options: { idleTimeoutSeconds: 0.3 } },
