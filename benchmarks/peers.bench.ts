@@ -19,16 +19,13 @@
 // Runs/s per round, interleaved rounds. Slow variants (Bree, fork per job, corral process recycled) do
 // 40 runs per round, fresh threads 80, BullMQ 1,000, the reused corral sandboxes 2,000 (no-op 5,000).
 // Targets: corral process ≥ 5× BullMQ sandboxed; corral recycleAfterRuns: 1 ≥ 0.95× the raw mechanism.
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { type AddressInfo, connect, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { WorkerExecutionMode, WorkerOrchestrator } from 'corral';
+import { type BullMQ, importPeer } from './lib/peers.ts';
+import { onPath, type RedisServer, startRedis } from './lib/redis.ts';
 import { fmt, header, save, table } from './lib/report.ts';
 import { drive, interleave, type Variant } from './lib/rounds.ts';
 
@@ -48,10 +45,8 @@ async function timed(total: number, inFlight: number, call: () => Promise<unknow
   return { runsPerSec: total / (ms / 1000) };
 }
 
-// --- the peers, loaded only if benchmarks/peers/node_modules has them (typed here, so that the
-// library's typecheck does not depend on them being installed) ---
-
-const peersRequire = createRequire(fileURLToPath(new URL('./peers/package.json', import.meta.url)));
+// --- Bree, loaded only if benchmarks/peers/node_modules has it (typed here, so that the library's
+// typecheck does not depend on it being installed; BullMQ's types are in lib/peers.ts) ---
 
 interface Bree {
   init(): Promise<void>;
@@ -61,41 +56,6 @@ interface Bree {
   off(event: 'worker deleted', listener: (name: string) => void): unknown;
 }
 type BreeClass = new (config: Record<string, unknown>) => Bree;
-interface BullJob {
-  id?: string | undefined;
-}
-interface BullQueue {
-  add(name: string, data: unknown, opts: Record<string, unknown>): Promise<unknown>;
-  waitUntilReady(): Promise<unknown>;
-  close(): Promise<void>;
-}
-interface BullWorker {
-  on(event: 'completed', listener: (job: BullJob, result: unknown) => void): unknown;
-  on(event: 'failed', listener: (job: BullJob | undefined, error: Error) => void): unknown;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  waitUntilReady(): Promise<unknown>;
-  close(): Promise<void>;
-}
-interface BullMQ {
-  Queue: new (name: string, opts: Record<string, unknown>) => BullQueue;
-  Worker: new (name: string, processor: string, opts: Record<string, unknown>) => BullWorker;
-}
-
-/** Loads a peer from benchmarks/peers/node_modules; undefined if it is not installed. */
-async function importPeer<T>(name: string): Promise<T | undefined> {
-  let path: string;
-  try {
-    path = peersRequire.resolve(name);
-  } catch {
-    return undefined;
-  }
-  // Both peers ship CommonJS for require(): import() gives module.exports as the default export, or
-  // (under tsx, for a module marked __esModule such as bullmq's) the named exports only.
-  const mod = (await import(pathToFileURL(path).href)) as { default?: T };
-  return mod.default ?? (mod as T);
-}
-
-// --- Bree ---
 
 function bree(BreeCtor: BreeClass, total: number): Variant<Measure> {
   const payload = jobs['1 ms'];
@@ -146,102 +106,6 @@ function bree(BreeCtor: BreeClass, total: number): Variant<Measure> {
 }
 
 // --- BullMQ, sandboxed processor, on a redis-server of its own ---
-
-function onPath(command: string): boolean {
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, command), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function ping(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    let reply = '';
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(500, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => {
-      reply += chunk.toString();
-      if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
-    });
-  });
-}
-
-interface Redis {
-  port: number;
-  stop(): Promise<void>;
-}
-
-async function startRedis(): Promise<Redis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'corral-bench-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore', detached: true }, // a server: a session of its own (see the header)
-  );
-  const pid = child.pid;
-  const exited = once(child, 'exit').catch(() => undefined);
-  let alive = pid !== undefined;
-  void exited.then(() => {
-    alive = false;
-  });
-  // Even if this process ends abruptly, the server does not outlive it.
-  const killNow = () => {
-    if (alive && pid !== undefined) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {}
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  // Detached, it does not get the terminal's Ctrl-C: pass it on.
-  const onSignal = (signal: NodeJS.Signals) => {
-    killNow();
-    process.kill(process.pid, signal);
-  };
-  process.on('exit', killNow);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const stop = async () => {
-    process.off('exit', killNow);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    if (alive && pid !== undefined) {
-      process.kill(pid, 'SIGTERM');
-      const timer = setTimeout(killNow, 3_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 10_000;
-  while (!(await ping(port))) {
-    if (!alive || Date.now() > deadline) {
-      await stop();
-      throw new Error(`redis-server did not answer PING on 127.0.0.1:${port}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { port, stop };
-}
 
 function bullmq(
   { Queue, Worker: BullWorkerClass }: BullMQ,
@@ -399,7 +263,7 @@ for (const [peer, loaded] of [
     );
   }
 }
-let redis: Redis | undefined;
+let redis: RedisServer | undefined;
 try {
   if (bullModule !== undefined) {
     if (onPath('redis-server')) redis = await startRedis();
