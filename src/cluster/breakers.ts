@@ -4,6 +4,7 @@ import type { Emit } from '../events.ts';
 import type { BreakerState } from '../types.ts';
 import type { WorkerRecord } from '../worker-record.ts';
 import type { ClusterKeys } from './keys.ts';
+import { evalScript, LuaScript } from './lua.ts';
 
 /** A worker's breaker and enabled flag as Redis holds them. */
 export interface BreakerSnapshot {
@@ -47,7 +48,8 @@ export class ClusterBreakers {
   /** A run of `worker` ended here (not aborted): counted in Redis, and what Redis decided applied here. */
   async record(worker: WorkerRecord, ok: boolean, isTrial: boolean): Promise<void> {
     const { redis, keys, hostId } = this.#ctx;
-    const result = (await redis.eval(
+    const result = (await evalScript(
+      redis,
       RECORD,
       2,
       keys.breaker(worker.name),
@@ -92,7 +94,13 @@ export class ClusterBreakers {
         snapshot.openedAt !== undefined &&
         now >= snapshot.openedAt + cooldownMs
       ) {
-        const moved = await redis.eval(HALF_OPEN, 1, keys.breaker(worker.name), String(snapshot.openedAt));
+        const moved = await evalScript(
+          redis,
+          HALF_OPEN,
+          1,
+          keys.breaker(worker.name),
+          String(snapshot.openedAt),
+        );
         if (Number(moved) === 1) snapshot.state = 'half-open';
       }
       this.apply(worker, snapshot);
@@ -119,7 +127,7 @@ export class ClusterBreakers {
   /** The trial did not run here after all (handed back at stop): another host may take it. */
   async release(worker: WorkerRecord): Promise<void> {
     if (!this.#trials.delete(worker)) return;
-    await this.#ctx.redis.eval(RELEASE, 1, this.#ctx.keys.trial(worker.name), this.#ctx.hostId);
+    await evalScript(this.#ctx.redis, RELEASE, 1, this.#ctx.keys.trial(worker.name), this.#ctx.hostId);
   }
 
   /** Makes this host's record of `worker` what Redis holds; tells of openings and closings. */
@@ -179,7 +187,7 @@ function parse(result: string[]): BreakerSnapshot {
  * One run's end. KEYS: breaker hash, trial lease. ARGV: ok ('1'/'0'), trial ('1'/'0'), the threshold,
  * host id. Returns the hash as a flat list.
  */
-const RECORD = `
+const RECORD = new LuaScript(`
 local s = redis.call('HGET', KEYS[1], 's') or 'closed'
 local f = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
 local now = redis.call('TIME')
@@ -202,19 +210,19 @@ else
 end
 if ARGV[2] == '1' and redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
 return redis.call('HGETALL', KEYS[1])
-`;
+`);
 
 /** Open → half-open, if it is still the opening of ARGV[1] (another host may have done it). */
-const HALF_OPEN = `
+const HALF_OPEN = new LuaScript(`
 if redis.call('HGET', KEYS[1], 's') == 'open' and redis.call('HGET', KEYS[1], 'o') == ARGV[1] then
   redis.call('HSET', KEYS[1], 's', 'half-open')
   return 1
 end
 return 0
-`;
+`);
 
 /** Deletes a lease only if this host holds it. */
-const RELEASE = `
+const RELEASE = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`;
+`);

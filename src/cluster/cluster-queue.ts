@@ -20,6 +20,7 @@ import { HostRegistry } from './host-registry.ts';
 import { ClusterKeys } from './keys.ts';
 import { Lane } from './lane.ts';
 import { ExclusionLeases, needsLease } from './leases.ts';
+import { evalScript, LuaScript, loadScripts } from './lua.ts';
 import { ClusterMirror } from './mirror.ts';
 import { Notifier, type QueueEvent } from './notifier.ts';
 import type { ResolvedClusterOptions } from './options.ts';
@@ -228,6 +229,7 @@ export class ClusterQueue implements WorkQueue {
       this.#relay = new EventRelay(redis, this.#keys.events, options.hostId, log, () =>
         mirror.othersWatching(),
       );
+      await loadScripts(redis);
       await this.#registry.claim(this.#mirror.beat());
       claimed = true;
       this.#notifier = new Notifier(
@@ -452,24 +454,28 @@ export class ClusterQueue implements WorkQueue {
     }
   }
 
-  /** Reports how a run ended; a run of a schedule or loop first puts its next step in Redis. */
+  /**
+   * Reports how a run ended; a run of a schedule or loop first puts its next step in Redis. The breaker's
+   * count and the success mark are sent without waiting for their replies: Redis runs the commands of
+   * one connection in the order they were sent, so both are in before the report, one round trip in all.
+   */
   async #ended(run: Run, held: Held, outcome: RunOutcome): Promise<void> {
     this.#releaseLease(held);
-    await this.#breakers?.record(run.worker, outcome.ok, run.isTrial).catch((error: unknown) => {
+    const counted = this.#breakers?.record(run.worker, outcome.ok, run.isTrial).catch((error: unknown) => {
       this.#ctx.log.warn(
         { err: error, worker: run.worker.name },
         'cluster: the breaker could not count a run',
       );
     });
-    if (outcome.ok) {
-      // Dependents anywhere compare it (dependencies.ts): recorded before the run is reported.
-      await this.#deps?.succeeded(run.worker).catch((error: unknown) => {
-        this.#ctx.log.warn(
-          { err: error, worker: run.worker.name },
-          'cluster: a success could not be recorded',
-        );
-      });
-    }
+    // Dependents anywhere compare it (dependencies.ts): recorded before the run is reported.
+    const marked = outcome.ok
+      ? this.#deps?.succeeded(run.worker).catch((error: unknown) => {
+          this.#ctx.log.warn(
+            { err: error, worker: run.worker.name },
+            'cluster: a success could not be recorded',
+          );
+        })
+      : undefined;
     const step = held.job.data?.step;
     if (step !== undefined) {
       await this.#schedules?.advance(held.lane, step, outcome).catch((error: unknown) => {
@@ -479,6 +485,13 @@ export class ClusterQueue implements WorkQueue {
         );
       });
     }
+    await this.#tellOutcome(held, run, outcome);
+    await counted;
+    await marked;
+  }
+
+  /** The run's outcome to BullMQ: completed, or failed (retried by BullMQ or a dead letter). */
+  async #tellOutcome(held: Held, run: Run, outcome: RunOutcome): Promise<void> {
     const { job, token } = held;
     try {
       if (outcome.ok) {
@@ -577,7 +590,9 @@ export class ClusterQueue implements WorkQueue {
       return;
     }
     const { maxQueue } = run.worker.options;
-    if (ORIGINS[run.origin].requested) {
+    // Counted in Redis (a round trip) only near the limit: far below it, the mirror's count (at most a
+    // refresh old) and the runs sent since say enough (README: maxQueue in a cluster).
+    if (ORIGINS[run.origin].requested && (lane.waiting + lane.sent) * 2 >= maxQueue) {
       const waiting = await lane.queue.getWaitingCount();
       // One host cannot know whether a slot is free elsewhere: maxQueue 0 lets one run wait.
       if (waiting >= Math.max(1, maxQueue)) {
@@ -587,6 +602,7 @@ export class ClusterQueue implements WorkQueue {
         );
       }
     }
+    lane.sent++;
     await this.#addRequested(lane, run, jobId);
   }
 
@@ -797,7 +813,7 @@ export class ClusterQueue implements WorkQueue {
     const redis = this.#redis as Redis;
     const keys = lanes.map((lane) => this.#keys.bull(lane.worker.name, 'wait'));
     const prefixes = lanes.map((lane) => this.#keys.job(lane.worker.name, ''));
-    const result = (await redis.eval(HEADS_SCRIPT, keys.length, ...keys, ...prefixes)) as number[];
+    const result = (await evalScript(redis, HEADS_SCRIPT, keys.length, ...keys, ...prefixes)) as number[];
     return result.map(Number);
   }
 
@@ -1270,6 +1286,7 @@ export class ClusterQueue implements WorkQueue {
    * at least once) — and outcomes whose events were missed meanwhile are delivered from the jobs.
    */
   async #recover(): Promise<void> {
+    await loadScripts(this.#redis as Redis);
     for (const lane of [...this.#lanes.values()]) {
       await lane.queue.setGlobalConcurrency(lane.worker.options.concurrency);
       await this.#schedules?.ensure(lane);
@@ -1346,7 +1363,7 @@ function before(a: Run, b: Run): boolean {
  * The enqueue time of the oldest waiting job of each wait list (BullMQ pushes on the left and takes
  * from the right): 0 for an empty list. KEYS: wait lists; ARGV: the job-key prefix of each queue.
  */
-const HEADS_SCRIPT = `
+const HEADS_SCRIPT = new LuaScript(`
 local out = {}
 for i, key in ipairs(KEYS) do
   local id = redis.call('LINDEX', key, -1)
@@ -1355,4 +1372,4 @@ for i, key in ipairs(KEYS) do
   out[i] = ts
 end
 return out
-`;
+`);

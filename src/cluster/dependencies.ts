@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { WorkerRecord } from '../worker-record.ts';
 import type { ClusterKeys } from './keys.ts';
+import { evalScript, LuaScript } from './lua.ts';
 
 /**
  * `dependsOn` across hosts (README: "Running on several machines"). Redis keeps, per worker, the
@@ -27,7 +28,7 @@ export class ClusterDependencies {
   /** The run starts now, if `fresh` needs nothing or every dependency is fresh: false if not. */
   async start(worker: WorkerRecord, fresh: boolean): Promise<boolean> {
     const keys = [this.#keys.sequence, this.#marks(worker), ...worker.deps.map((d) => this.#marks(d))];
-    const ok = await this.#redis.eval(START, keys.length, ...keys, fresh ? '1' : '0');
+    const ok = await evalScript(this.#redis, START, keys.length, ...keys, fresh ? '1' : '0');
     return Number(ok) === 1;
   }
 
@@ -41,13 +42,13 @@ export class ClusterDependencies {
   }
 
   async succeeded(worker: WorkerRecord): Promise<void> {
-    await this.#redis.eval(SUCCEEDED, 2, this.#keys.sequence, this.#marks(worker));
+    await evalScript(this.#redis, SUCCEEDED, 2, this.#keys.sequence, this.#marks(worker));
   }
 
   /** True once per set of dependency successes that makes the pipeline of `worker` due. */
   async pipelineDue(worker: WorkerRecord): Promise<boolean> {
     const keys = [this.#marks(worker), ...worker.deps.map((d) => this.#marks(d))];
-    return Number(await this.#redis.eval(PIPELINE_DUE, keys.length, ...keys)) === 1;
+    return Number(await evalScript(this.#redis, PIPELINE_DUE, keys.length, ...keys)) === 1;
   }
 
   /** A run waiting for its dependencies: remembered, to be woken by their next success. */
@@ -68,7 +69,7 @@ export class ClusterDependencies {
 }
 
 /** KEYS: sequence, the worker's marks, its dependencies' marks. ARGV[1]: '1' to require freshness. */
-const START = `
+const START = new LuaScript(`
 local start = tonumber(redis.call('HGET', KEYS[2], 'start') or '0')
 if ARGV[1] == '1' then
   for i = 3, #KEYS do
@@ -77,19 +78,19 @@ if ARGV[1] == '1' then
 end
 redis.call('HSET', KEYS[2], 'start', redis.call('INCR', KEYS[1]))
 return 1
-`;
+`);
 
 /** KEYS: sequence, the worker's marks. */
-const SUCCEEDED = `
+const SUCCEEDED = new LuaScript(`
 redis.call('HSET', KEYS[2], 'success', redis.call('INCR', KEYS[1]))
 return 1
-`;
+`);
 
 /**
  * KEYS: the worker's marks, its dependencies' marks. Due when every dependency succeeded since the
  * worker's last start, and not yet claimed for these successes ('piped': the newest success claimed).
  */
-const PIPELINE_DUE = `
+const PIPELINE_DUE = new LuaScript(`
 local start = tonumber(redis.call('HGET', KEYS[1], 'start') or '0')
 local newest = 0
 for i = 2, #KEYS do
@@ -100,4 +101,4 @@ end
 if tonumber(redis.call('HGET', KEYS[1], 'piped') or '0') >= newest then return 0 end
 redis.call('HSET', KEYS[1], 'piped', newest)
 return 1
-`;
+`);

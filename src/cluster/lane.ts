@@ -33,6 +33,8 @@ export class Lane {
   heldTimer: NodeJS.Timeout | undefined;
   /** Mirror: runs waiting cluster-wide. */
   waiting = 0;
+  /** Runs this host sent since the mirror read `waiting`. */
+  sent = 0;
   /** Set up (its event stream followed, its global concurrency set). */
   ready: Promise<void> = Promise.resolve();
 

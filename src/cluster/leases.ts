@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { WorkerRecord } from '../worker-record.ts';
 import type { ClusterKeys } from './keys.ts';
+import { evalScript, LuaScript } from './lua.ts';
 
 /**
  * `blocks` across hosts, and "a dependency is not running" for `dependsOn` (README: "Running on
@@ -26,7 +27,7 @@ export class ExclusionLeases {
    */
   async acquire(worker: WorkerRecord, member: string): Promise<boolean> {
     const keys = [worker, ...blockers(worker)].map((w) => this.#keys.exclusion(w.name));
-    const won = await this.#redis.eval(ACQUIRE, keys.length, ...keys, member, String(this.#lockMs));
+    const won = await evalScript(this.#redis, ACQUIRE, keys.length, ...keys, member, String(this.#lockMs));
     return Number(won) === 1;
   }
 
@@ -57,7 +58,7 @@ export function needsLease(worker: WorkerRecord): boolean {
  * KEYS[1]: the worker's holders; KEYS[2..]: its partners'. ARGV: member, lockMs. Entries are scored
  * with their expiry (Redis's time); lapsed ones are dropped first.
  */
-const ACQUIRE = `
+const ACQUIRE = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 2, #KEYS do
@@ -66,4 +67,4 @@ for i = 2, #KEYS do
 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return 1
-`;
+`);

@@ -115,6 +115,7 @@ export class ClusterMirror {
       const hash = (results[i * 4 + 2]?.[1] ?? {}) as Record<string, string>;
       this.#ctx.adopt(lane.worker, (results[i * 4 + 3]?.[1] ?? null) as string | null);
       lane.waiting = wait + prioritized;
+      lane.sent = 0;
       const totals = emptyTotals();
       for (const field of TOTAL_FIELDS) totals[field] = Number(hash[field] ?? 0);
       this.#totals.set(lane.worker.name, totals);
@@ -171,15 +172,19 @@ export class ClusterMirror {
     const { redis, keys } = this.#ctx;
     const write = redis.multi();
     const next = new Map<WorkerRecord, RunTotals>();
+    let changes = 0;
     for (const worker of this.#ctx.workers()) {
       const flushed = this.#flushed.get(worker) ?? emptyTotals();
       for (const field of TOTAL_FIELDS) {
         const delta = worker.totals[field] - flushed[field];
-        if (delta !== 0) write.hincrby(keys.totals(worker.name), field, delta);
+        if (delta === 0) continue;
+        write.hincrby(keys.totals(worker.name), field, delta);
+        changes++;
       }
       next.set(worker, { ...worker.totals });
     }
-    if (write.length === 0) return;
+    // Not `write.length`: the MULTI counts as one already. (Nothing is sent before exec().)
+    if (changes === 0) return;
     await write.exec();
     for (const [worker, totals] of next) this.#flushed.set(worker, totals);
   }

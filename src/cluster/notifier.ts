@@ -9,6 +9,9 @@ export type EventHandler = (stream: string, event: QueueEvent) => void;
 /** How long close() waits for the read loop to end. */
 const CLOSE_WAIT_MS = 1000;
 
+/** After a read that returned events, the pause before the next one (see #read). */
+const GATHER_MS = 1;
+
 /** How long one blocking read waits before it is issued again (and picks up new streams). */
 const BLOCK_MS = 2000;
 
@@ -100,6 +103,9 @@ export class Notifier {
           }
         }
       }
+      // Under load events come one by one: a moment before the next read lets them gather, so that one
+      // read returns many (a round trip per millisecond at most, instead of a few per run).
+      await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
     }
   }
 }

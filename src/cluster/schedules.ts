@@ -7,6 +7,7 @@ import { WorkerExecutionMode } from '../types.ts';
 import type { WorkerRecord } from '../worker-record.ts';
 import type { ClusterKeys } from './keys.ts';
 import type { Lane } from './lane.ts';
+import { evalScript, LuaScript } from './lua.ts';
 
 /** Where a run of a worker's own schedule sits: its chain (an interval, or one continuous loop) and step. */
 export interface ChainStep {
@@ -65,7 +66,7 @@ export class ClusterSchedules {
       await this.#ensureInterval(lane);
     } else if (options.executionMode === WorkerExecutionMode.CONTINUOUS) {
       for (let slot = 0; slot < options.concurrency; slot++) {
-        const n = Number(await this.#ctx.redis.eval(ENSURE, 1, this.#chain(worker, slot), '0', '0'));
+        const n = Number(await evalScript(this.#ctx.redis, ENSURE, 1, this.#chain(worker, slot), '0', '0'));
         await this.#ctx.add(lane, loopId(slot, n), { slot, n }, 0);
       }
     }
@@ -80,7 +81,8 @@ export class ClusterSchedules {
     const mode = worker.options.executionMode;
     if (mode === WorkerExecutionMode.SCHEDULED) {
       const intervalMs = worker.options.intervalSeconds * 1000;
-      const result = (await this.#ctx.redis.eval(
+      const result = (await evalScript(
+        this.#ctx.redis,
         ADVANCE_BY_TIME,
         1,
         this.#chain(worker, step.slot),
@@ -93,7 +95,14 @@ export class ClusterSchedules {
     } else if (mode === WorkerExecutionMode.CONTINUOUS) {
       const next = step.n + 1;
       const moved = Number(
-        await this.#ctx.redis.eval(ADVANCE, 1, this.#chain(worker, step.slot), String(step.n), String(next)),
+        await evalScript(
+          this.#ctx.redis,
+          ADVANCE,
+          1,
+          this.#chain(worker, step.slot),
+          String(step.n),
+          String(next),
+        ),
       );
       if (moved !== 1) return;
       // After a failure a loop waits out a backoff (README: Semantics), counted from its failures in a row.
@@ -127,7 +136,10 @@ export class ClusterSchedules {
     const { worker } = lane;
     const key = this.#chain(worker, 0);
     // First start ever: due now (an interval worker runs at start); else the due time Redis remembers.
-    const [dueText, nowText] = (await this.#ctx.redis.eval(ENSURE, 1, key, 'now', '1')) as [string, number];
+    const [dueText, nowText] = (await evalScript(this.#ctx.redis, ENSURE, 1, key, 'now', '1')) as [
+      string,
+      number,
+    ];
     let due = Number(dueText);
     const now = Number(nowText);
     if (due < now && worker.options.missedRuns === 'skip' && (await this.#alone())) {
@@ -137,7 +149,7 @@ export class ClusterSchedules {
       if (stale === undefined || state === 'delayed' || state === 'waiting' || state === 'completed') {
         const intervalMs = worker.options.intervalSeconds * 1000;
         const next = due + Math.ceil((now - due) / intervalMs) * intervalMs;
-        const moved = Number(await this.#ctx.redis.eval(ADVANCE, 1, key, String(due), String(next)));
+        const moved = Number(await evalScript(this.#ctx.redis, ADVANCE, 1, key, String(due), String(next)));
         if (moved === 1) {
           if (state === 'delayed' || state === 'waiting') await stale?.remove().catch(() => undefined);
           due = next;
@@ -171,7 +183,7 @@ export function loopId(slot: number, n: number): string {
  * The chain's current step, set to ARGV[1] if there is none ('now': Redis's time in ms). With ARGV[2]
  * '1' it returns { step, now }, else the step.
  */
-const ENSURE = `
+const ENSURE = new LuaScript(`
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local step = redis.call('GET', KEYS[1])
@@ -182,23 +194,23 @@ if not step then
 end
 if ARGV[2] == '1' then return { step, ms } end
 return step
-`;
+`);
 
 /** Compare-and-set: the chain moves from ARGV[1] to ARGV[2]; 1 if it did. */
-const ADVANCE = `
+const ADVANCE = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2])
   return 1
 end
 return 0
-`;
+`);
 
 /** An interval's chain moves from ARGV[1] to Redis's time + ARGV[2] ms: returns { next or 0, now }. */
-const ADVANCE_BY_TIME = `
+const ADVANCE_BY_TIME = new LuaScript(`
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return { 0, ms } end
 local next = ms + tonumber(ARGV[2])
 redis.call('SET', KEYS[1], string.format('%.0f', next))
 return { next, ms }
-`;
+`);
