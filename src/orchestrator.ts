@@ -1,28 +1,28 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { Admission } from './admission.ts';
-import { AttemptRunner } from './attempt-runner.ts';
-import { BreakerController } from './breaker-controller.ts';
+import type { Admission } from './admission.ts';
+import { assemble } from './assembly.ts';
+import type { AttemptRunner } from './attempt-runner.ts';
+import type { BreakerController } from './breaker-controller.ts';
 import { type Clock, systemClock } from './clock.ts';
-import { ClusterQueue } from './cluster/cluster-queue.ts';
-import { Completion } from './completion.ts';
+import type { ClusterQueue } from './cluster/cluster-queue.ts';
+import type { Completion } from './completion.ts';
 import type { ClusterEventFeed, OrchestratorControl } from './control.ts';
-import { DeadLetterQueue } from './dead-letters.ts';
-import { Dispatcher } from './dispatcher.ts';
+import type { DeadLetterQueue } from './dead-letters.ts';
+import type { Dispatcher } from './dispatcher.ts';
 import { OrchestratorError } from './errors.ts';
 import type { Emit, OrchestratorEventName, OrchestratorListener } from './events.ts';
 import type { HttpServerHandle, ListenOptions } from './http/server.ts';
 import { resolveLogger } from './logger.ts';
 import { type ResolvedOrchestratorOptions, resolveOrchestratorOptions, resolveWorker } from './options.ts';
-import { LocalQueue } from './queue/local-queue.ts';
 import type { WorkQueue } from './queue/work-queue.ts';
 import { validateGraph, validateNames } from './scheduler/graph.ts';
 import { link, relinkAll } from './scheduler/links.ts';
-import { Planner } from './scheduler/planner.ts';
+import type { Planner } from './scheduler/planner.ts';
 import { Sequence } from './sequence.ts';
 import { shutdown } from './shutdown.ts';
 import { buildStatus } from './status.ts';
-import { Persistence } from './store/persistence.ts';
+import type { Persistence } from './store/persistence.ts';
 import { restore } from './store/restore.ts';
 import type { RunRecord } from './store/store.ts';
 import type {
@@ -49,9 +49,9 @@ export interface WorkerOrchestrator {
  * enforces timeouts by killing, retries with backoff, opens a breaker on repeated failure, keeps dead
  * letters, and stops gracefully.
  *
- * The facade: the public API and the lifecycle. A run flows one way through the parts it wires
- * together — admission → queue → dispatcher → attempt runner → completion — each with its own fields
- * and a narrow context (docs/architecture.md).
+ * The facade: the public API and the lifecycle. A run flows one way through the parts that
+ * assembly.ts builds and wires together — admission → queue → dispatcher → attempt runner → completion
+ * — each with its own fields and a narrow context (docs/architecture.md).
  *
  * @example
  * const orch = new WorkerOrchestrator({ maxConcurrentWorkers: 4 });
@@ -84,137 +84,28 @@ export class WorkerOrchestrator extends EventEmitter implements OrchestratorCont
   constructor(options: OrchestratorOptions = {}) {
     super();
     this.#options = resolveOrchestratorOptions(options);
-    const clock = options.clock ?? systemClock;
-    const log = resolveLogger(options.logger);
-    this.#clock = clock;
-    this.#log = log;
-    const emit: Emit = (event, payload) => this.#emit(event, payload);
-    const running = () => this.#state === 'running';
-    const state = () => this.#state;
-    const dispatch = () => this.#dispatcher.dispatch();
-    const save = (worker: WorkerRecord) => this.#persistence.worker(worker);
-    const workers = this.#workers;
-
-    this.#persistence = new Persistence(options.store, log);
-    this.#deadLetters = new DeadLetterQueue(
-      {
-        replay: (entry) =>
-          this.#admission.request(entry.name, 'replay', entry.payload, { replayOf: entry.id }),
-        stored: (entry) => this.#persistence.deadLetterStored(entry),
-        removed: (entry, evicted) => {
-          if (evicted) {
-            log.warn(
-              { worker: entry.name, deadLetter: entry.id },
-              'dead-letter queue full: oldest entry dropped',
-            );
-          }
-          this.#persistence.deadLetterRemoved(entry.id, () => this.#deadLetters.remove(entry.id));
-          if (!evicted) this.#cluster?.removeDeadLetter(entry.name, entry.id);
-        },
-      },
-      this.#options.maxDeadLetters,
-      this.#options.cluster !== undefined,
-    );
-    this.#cluster =
-      this.#options.cluster === undefined
-        ? undefined
-        : new ClusterQueue({
-            clock,
-            log,
-            emit,
-            sequence: this.#sequence,
-            options: this.#options.cluster,
-            maxConcurrentWorkers: this.#options.maxConcurrentWorkers,
-            deadLetters: this.#deadLetters,
-            state,
-            worker: (name) => workers.get(name),
-            workers: () => workers.values(),
-            dispatch,
-            deliver: (run, outcome) => this.#completion.delivered(run, outcome),
-            refuse: (run, error) => this.#admission.refused(run, error),
-            finish: (run, outcome) => this.#completion.finish(run, outcome),
-            abort: (run, error) => this.#completion.abort(run, error),
-            left: (run) => this.#completion.left(run),
-          });
-    this.#queue =
-      this.#cluster ??
-      new LocalQueue({
-        clock,
-        persistence: this.#persistence,
-        workers: () => workers.values(),
-        onRetryReady: dispatch,
-      });
-    const queue = this.#queue;
-    this.#admission = new Admission({
-      clock,
+    this.#clock = options.clock ?? systemClock;
+    this.#log = resolveLogger(options.logger);
+    const parts = assemble({
+      options: this.#options,
+      store: options.store,
+      clock: this.#clock,
+      log: this.#log,
       sequence: this.#sequence,
-      queue,
-      state,
-      worker: (name) => workers.get(name),
-      encode: (payload) => this.#persistence.encode(payload),
-      maxPayloadBytes: this.#options.maxPayloadBytes,
-      abort: (run, error) => this.#completion.abort(run, error),
-      dispatch,
+      workers: this.#workers,
+      emit: (event, payload) => this.#emit(event, payload),
+      state: () => this.#state,
     });
-    this.#planner = new Planner({
-      clock,
-      running,
-      durable: () => queue.durable,
-      enqueue: (worker, origin) => this.#admission.enqueue(worker, origin),
-      dispatch,
-      // Cluster mode: Redis keeps schedules and loops (README: "Running on several machines").
-      // Pipelines too: the cluster queue starts them from the dependencies' successes in Redis.
-      elsewhere: () => this.#cluster !== undefined,
-    });
-    this.#breakers = new BreakerController({
-      clock,
-      log,
-      emit,
-      running,
-      cancelSchedule: (worker) => this.#planner.cancel(worker),
-      trialDue: (worker) => this.#planner.trialDue(worker),
-      wake: (worker) => {
-        queue.wake(worker);
-        dispatch();
-      },
-      save,
-      cooldownElsewhere: this.#options.cluster !== undefined,
-    });
-    this.#runner = new AttemptRunner({
-      clock,
-      log,
-      emit,
-      queue,
-      health: { enabled: this.#options.enableHealthChecks, sampleMs: this.#options.healthSampleMs },
-      stopped: () => this.#state === 'stopped',
-      finish: (run, outcome) => this.#completion.finish(run, outcome),
-      dispatch,
-    });
-    this.#dispatcher = new Dispatcher({
-      clock,
-      sequence: this.#sequence,
-      queue,
-      runner: this.#runner,
-      breakers: this.#breakers,
-      maxConcurrentWorkers: this.#options.maxConcurrentWorkers,
-      state,
-    });
-    this.#completion = new Completion({
-      clock,
-      log,
-      emit,
-      sequence: this.#sequence,
-      queue,
-      deadLetters: this.#deadLetters,
-      breakers: this.#breakers,
-      running,
-      forgetKey: (run) => this.#admission.forget(run),
-      history: (record) => this.#persistence.history(record),
-      save,
-      activate: (worker) => this.#planner.activate(worker, false),
-      loopRunFailed: (worker) => this.#planner.loopRunFailed(worker),
-      dispatch,
-    });
+    this.#persistence = parts.persistence;
+    this.#deadLetters = parts.deadLetters;
+    this.#cluster = parts.cluster;
+    this.#queue = parts.queue;
+    this.#admission = parts.admission;
+    this.#planner = parts.planner;
+    this.#breakers = parts.breakers;
+    this.#runner = parts.runner;
+    this.#dispatcher = parts.dispatcher;
+    this.#completion = parts.completion;
   }
 
   /** Runs that failed after their last attempt. */
