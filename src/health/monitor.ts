@@ -61,7 +61,11 @@ export class HealthMonitor {
         watched.set(probe, [attempt, worker]);
       }
     }
-    if (watched.size === 0) return;
+    if (watched.size === 0) {
+      // Sampling pauses until the next isolated attempt: the files it keeps open are closed meanwhile.
+      this.#sampler.forget();
+      return;
+    }
     const readings = await this.#sampler.read([...watched.keys()]);
     const sums = new Map<WorkerRecord, { cpuPercent: number; memoryBytes: number; tree?: number }>();
     for (const [probe, reading] of readings) {

@@ -53,7 +53,7 @@ export class Sampler {
       if (this.#proc !== undefined) {
         const reading = this.#proc.read(pid);
         if (reading === undefined) continue;
-        const treeBytes = tree.of(probe, pid);
+        const treeBytes = tree.of(probe, pid, reading.memoryBytes);
         readings.set(probe, treeBytes === undefined ? reading : { ...reading, treeMemoryBytes: treeBytes });
         continue;
       }
@@ -77,6 +77,11 @@ export class Sampler {
     return done;
   }
 
+  /** Nothing to sample for now: drops the per-pid history of /proc (and the files it keeps open). */
+  forget(): void {
+    this.#proc?.clear();
+  }
+
   /** Waits for reads in progress and drops the per-pid history (pidusage's, with its timers). */
   async close(): Promise<void> {
     await this.#pending.catch(() => undefined);
@@ -93,17 +98,20 @@ export class Sampler {
 class TreeMemory {
   #children: Map<number, ProcEntry[]> | undefined;
 
-  of(probe: ProcessProbe, pid: number): number | undefined {
-    if (probe.cgroup !== undefined) return cgroupMemory(probe.cgroup);
+  /** `rss`: the child's own RSS when it was read already this sample. */
+  of(probe: ProcessProbe, pid: number, rss?: number): number | undefined {
+    if (probe.cgroup !== undefined) {
+      return cgroupMemory(probe.cgroup, rss === undefined ? undefined : { pid, rss });
+    }
     if (!hasProcFs) return undefined;
     let members = descendantPids(pid);
     if (members === undefined) {
       this.#children ??= childrenByParent(listProcesses());
       members = descendantsOf([pid], this.#children).map((entry) => entry.pid);
     }
-    const root = readStat(pid);
+    const root = rss ?? readStat(pid)?.rssBytes;
     if (root === undefined) return undefined;
-    let sum = root.rssBytes;
+    let sum = root;
     for (const member of members) sum += readStat(member)?.rssBytes ?? 0;
     return sum;
   }

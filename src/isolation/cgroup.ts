@@ -19,7 +19,7 @@ import {
   rmdirSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pidAlive, readStat } from './procfs.ts';
 
@@ -259,19 +259,34 @@ export async function removeCgroup(dir: string, timeoutMs = 5000): Promise<void>
 }
 
 /**
+ * Whether cgroup memory accounting (`memory.current`) is there: a property of the hierarchy, so it is
+ * looked up once per parent directory (a failed open per sample would cost more than the sample).
+ */
+const memoryFiles = new Map<string, boolean>();
+
+/**
  * Memory of everything in cgroup `dir`: `memory.current` where the memory controller is enabled in the
  * v2 hierarchy, else the sum of the RSS of its processes (on a hybrid host the memory controller
- * lives in v1, so the v2 cgroup has no memory files).
+ * lives in v1, so the v2 cgroup has no memory files). `known`: the RSS of one of its processes (the
+ * sandbox's own) already read this sample, so that it is not read twice.
  */
-export function cgroupMemory(dir: string): number | undefined {
-  try {
-    return Number(readFileSync(join(dir, 'memory.current'), 'latin1'));
-  } catch {
-    // No memory controller here: sum the processes.
+export function cgroupMemory(dir: string, known?: { pid: number; rss: number }): number | undefined {
+  const parent = dirname(dir);
+  let accounted = memoryFiles.get(parent);
+  if (accounted === undefined) {
+    accounted = existsSync(join(dir, 'memory.current'));
+    memoryFiles.set(parent, accounted);
+  }
+  if (accounted) {
+    try {
+      return Number(readFileSync(join(dir, 'memory.current'), 'latin1'));
+    } catch {
+      // Gone, or the controller was turned off meanwhile: sum the processes.
+    }
   }
   const pids = cgroupPids(dir);
   if (pids.length === 0) return undefined;
   let sum = 0;
-  for (const pid of pids) sum += readStat(pid)?.rssBytes ?? 0;
+  for (const pid of pids) sum += pid === known?.pid ? known.rss : (readStat(pid)?.rssBytes ?? 0);
   return sum;
 }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { it } from 'node:test';
+import { ProcStatReader } from '../../src/health/proc-stat.ts';
 import { Sampler } from '../../src/health/sampler.ts';
 import type { ThreadProbe } from '../../src/isolation/sandbox.ts';
 
@@ -20,4 +23,29 @@ it('a thread that has not reported its heap yet (still starting) gives no readin
   const notCreated = thread(5, undefined);
   const readings = await new Sampler().read([starting, notCreated]);
   assert.equal(readings.size, 0);
+});
+
+it('/proc/<pid>/stat: kept open while the pid is sampled, closed when it is not; a gone pid reads as nothing', {
+  skip: existsSync('/proc/self/stat') ? false : 'no /proc here',
+}, () => {
+  const openStats = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === `/proc/${process.pid}/stat`;
+      } catch {
+        return false;
+      }
+    }).length;
+  const reader = new ProcStatReader();
+  const first = reader.read(process.pid);
+  assert.ok(first !== undefined && first.memoryBytes > 0 && first.cpuPercent === 0);
+  for (let i = 0; i < 1e6; i++) Math.sqrt(i);
+  const second = reader.read(process.pid);
+  assert.ok(second !== undefined && second.cpuPercent >= 0 && second.memoryBytes > 0);
+  assert.equal(openStats(), 1, 'one descriptor for the sampled pid');
+  reader.retain(new Set());
+  assert.equal(openStats(), 0, 'closed once the pid is no longer sampled');
+  const gone = spawnSync('true').pid as number;
+  assert.equal(reader.read(gone), undefined);
+  reader.clear();
 });
