@@ -45,15 +45,21 @@ export class ClusterBreakers {
     this.#ctx = context;
   }
 
-  /** A run of `worker` ended here (not aborted): counted in Redis, and what Redis decided applied here. */
+  /**
+   * A run of `worker` ended here (not aborted): counted in Redis, and what Redis decided applied here.
+   * A success is also marked for the workers that depend on this one (dependencies.ts compares the
+   * marks): one script call for both, as every run's end needs both.
+   */
   async record(worker: WorkerRecord, ok: boolean, isTrial: boolean): Promise<void> {
     const { redis, keys, hostId } = this.#ctx;
     const result = (await evalScript(
       redis,
       RECORD,
-      2,
+      4,
       keys.breaker(worker.name),
       keys.trial(worker.name),
+      keys.sequence,
+      keys.marks(worker.name),
       ok ? '1' : '0',
       isTrial ? '1' : '0',
       String(worker.options.maxConsecutiveFailures),
@@ -184,8 +190,9 @@ function parse(result: string[]): BreakerSnapshot {
 }
 
 /**
- * One run's end. KEYS: breaker hash, trial lease. ARGV: ok ('1'/'0'), trial ('1'/'0'), the threshold,
- * host id. Returns the hash as a flat list.
+ * One run's end. KEYS: breaker hash, trial lease, the cluster's sequence, the worker's marks. ARGV: ok
+ * ('1'/'0'), trial ('1'/'0'), the threshold, host id. A success takes the next sequence number as the
+ * worker's `success` mark (dependencies.ts). Returns the breaker hash as a flat list.
  */
 const RECORD = new LuaScript(`
 local s = redis.call('HGET', KEYS[1], 's') or 'closed'
@@ -193,6 +200,7 @@ local f = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
 local now = redis.call('TIME')
 local ms = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
 if ARGV[1] == '1' then
+  redis.call('HSET', KEYS[4], 'success', redis.call('INCR', KEYS[3]))
   if s == 'closed' then
     redis.call('HSET', KEYS[1], 'f', 0)
   elseif ARGV[2] == '1' then

@@ -455,27 +455,20 @@ export class ClusterQueue implements WorkQueue {
   }
 
   /**
-   * Reports how a run ended; a run of a schedule or loop first puts its next step in Redis. The breaker's
-   * count and the success mark are sent without waiting for their replies: Redis runs the commands of
-   * one connection in the order they were sent, so both are in before the report, one round trip in all.
+   * Reports how a run ended; a run of a schedule or loop first puts its next step in Redis. The count of
+   * the run's end is sent without waiting for its reply: Redis runs the commands of one connection in
+   * the order they were sent, so it is in before the report, one round trip in all.
    */
   async #ended(run: Run, held: Held, outcome: RunOutcome): Promise<void> {
     this.#releaseLease(held);
+    // The breaker's count, and a success's mark that dependents anywhere compare (dependencies.ts):
+    // in Redis before the run is reported.
     const counted = this.#breakers?.record(run.worker, outcome.ok, run.isTrial).catch((error: unknown) => {
       this.#ctx.log.warn(
         { err: error, worker: run.worker.name },
-        'cluster: the breaker could not count a run',
+        'cluster: the end of a run could not be counted (breaker, dependents)',
       );
     });
-    // Dependents anywhere compare it (dependencies.ts): recorded before the run is reported.
-    const marked = outcome.ok
-      ? this.#deps?.succeeded(run.worker).catch((error: unknown) => {
-          this.#ctx.log.warn(
-            { err: error, worker: run.worker.name },
-            'cluster: a success could not be recorded',
-          );
-        })
-      : undefined;
     const step = held.job.data?.step;
     if (step !== undefined) {
       await this.#schedules?.advance(held.lane, step, outcome).catch((error: unknown) => {
@@ -487,7 +480,6 @@ export class ClusterQueue implements WorkQueue {
     }
     await this.#tellOutcome(held, run, outcome);
     await counted;
-    await marked;
   }
 
   /** The run's outcome to BullMQ: completed, or failed (retried by BullMQ or a dead letter). */

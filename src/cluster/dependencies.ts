@@ -10,7 +10,7 @@ import { evalScript, LuaScript } from './lua.ts';
  *
  * - a run starts with `start`: a scheduled, continuous or pipeline run only if every dependency has
  *   succeeded since the worker's last run started (else it is parked until one does);
- * - a success is recorded with `succeeded`;
+ * - a success is recorded with the run's breaker count (breakers.ts, `record`), in the same script;
  * - `pipelineDue` says, once, that a triggered worker's dependencies have all succeeded since its last
  *   run: the host that learns it first queues the pipeline run.
  *
@@ -39,10 +39,6 @@ export class ClusterDependencies {
     const results = (await read.exec()) ?? [];
     const start = Number(results[0]?.[1] ?? 0);
     return results.slice(1).every((r) => Number(r?.[1] ?? 0) > start);
-  }
-
-  async succeeded(worker: WorkerRecord): Promise<void> {
-    await evalScript(this.#redis, SUCCEEDED, 2, this.#keys.sequence, this.#marks(worker));
   }
 
   /** True once per set of dependency successes that makes the pipeline of `worker` due. */
@@ -77,12 +73,6 @@ if ARGV[1] == '1' then
   end
 end
 redis.call('HSET', KEYS[2], 'start', redis.call('INCR', KEYS[1]))
-return 1
-`);
-
-/** KEYS: sequence, the worker's marks. */
-const SUCCEEDED = new LuaScript(`
-redis.call('HSET', KEYS[2], 'success', redis.call('INCR', KEYS[1]))
 return 1
 `);
 
