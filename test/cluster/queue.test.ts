@@ -235,3 +235,45 @@ test("a caller's signal cancels its run on the host running it: aborted, not ret
   assert.ok((await waiting) instanceof RunError);
   await waitFor(() => caller.getStatus().workerStates.slow?.queued === 0, 3000, 'removed');
 });
+
+test('under load a host never runs more than maxConcurrentWorkers, nor a worker more than its concurrency', async (t) => {
+  const redis = await startRedis(t);
+  const caller = orchestrator(t, { cluster: { redis: redis.url, hostId: 'caller', execute: false } });
+  const hosts = ['a', 'b'].map((hostId) =>
+    orchestrator(t, { cluster: { redis: redis.url, hostId }, maxConcurrentWorkers: 2 }),
+  );
+  const running = new Map<string, number>();
+  const most = new Map<string, number>();
+  const count = (key: string, by: number) => {
+    const now = (running.get(key) ?? 0) + by;
+    running.set(key, now);
+    most.set(key, Math.max(most.get(key) ?? 0, now));
+  };
+  caller.registerWorker('fast', () => 0, { ...TRIGGERED, concurrency: 8, maxQueue: 10_000 });
+  caller.registerWorker('capped', () => 0, { ...TRIGGERED, concurrency: 1, maxQueue: 10_000 });
+  for (const [i, orch] of hosts.entries()) {
+    for (const [name, concurrency] of [
+      ['fast', 8],
+      ['capped', 1],
+    ] as const) {
+      orch.registerWorker(
+        name,
+        async () => {
+          count(`host${i}`, 1);
+          count(name, 1);
+          await sleep(1);
+          count(`host${i}`, -1);
+          count(name, -1);
+        },
+        { ...TRIGGERED, concurrency, maxQueue: 10_000 },
+      );
+    }
+  }
+  await caller.start();
+  for (const orch of hosts) await orch.start();
+  // Runs that end while others wait: most are taken with the report of the one before (one round trip).
+  await Promise.all(Array.from({ length: 400 }, (_, n) => caller.run(n % 4 === 0 ? 'capped' : 'fast', n)));
+  assert.ok((most.get('host0') ?? 0) <= 2 && (most.get('host1') ?? 0) <= 2, JSON.stringify([...most]));
+  assert.equal(most.get('capped'), 1);
+  assert.ok((most.get('fast') ?? 0) <= 4, 'at most 2 slots on each of 2 hosts');
+});
