@@ -10,7 +10,7 @@ import type { StartGate, WorkQueue } from '../queue/work-queue.ts';
 import { newRun, ORIGINS, type Run, type RunOrigin, type RunOutcome } from '../run.ts';
 import { relinkAll } from '../scheduler/links.ts';
 import type { Sequence } from '../sequence.ts';
-import { WorkerExecutionMode } from '../types.ts';
+import { type ResolvedWorkerOptions, WorkerExecutionMode } from '../types.ts';
 import type { WorkerRecord } from '../worker-record.ts';
 import { ClusterBreakers } from './breakers.ts';
 import { ClusterDependencies } from './dependencies.ts';
@@ -20,7 +20,7 @@ import { HostRegistry } from './host-registry.ts';
 import { ClusterKeys } from './keys.ts';
 import { Lane } from './lane.ts';
 import { ExclusionLeases, needsLease } from './leases.ts';
-import { evalScript, LuaScript, loadScripts } from './lua.ts';
+import { evalScript, LuaScript } from './lua.ts';
 import { ClusterMirror } from './mirror.ts';
 import { Notifier, type QueueEvent } from './notifier.ts';
 import type { ResolvedClusterOptions } from './options.ts';
@@ -126,6 +126,8 @@ export class ClusterQueue implements WorkQueue {
   readonly #lanesByStream = new Map<string, Lane>();
   /** Per worker, the cluster-wide options this host runs it with (JSON, as recorded in Redis). */
   readonly #adopted = new Map<WorkerRecord, string>();
+  /** Per worker, those of this host's own registration (kept across stop and start). */
+  readonly #registered = new Map<WorkerRecord, string>();
   /** The backoff corral chose for a job about to be handed back for its retry. */
   readonly #backoffs = new Map<string, number>();
   /** Redis writes not yet acknowledged: awaited before the connection closes. */
@@ -229,7 +231,6 @@ export class ClusterQueue implements WorkQueue {
       this.#relay = new EventRelay(redis, this.#keys.events, options.hostId, log, () =>
         mirror.othersWatching(),
       );
-      await loadScripts(redis);
       await this.#registry.claim(this.#mirror.beat());
       claimed = true;
       this.#notifier = new Notifier(
@@ -485,12 +486,14 @@ export class ClusterQueue implements WorkQueue {
   /** The run's outcome to BullMQ: completed, or failed (retried by BullMQ or a dead letter). */
   async #tellOutcome(held: Held, run: Run, outcome: RunOutcome): Promise<void> {
     const { job, token } = held;
+    // The lane's next run, when the report took it (see #takesNextWith).
+    let next: unknown;
     try {
       if (outcome.ok) {
         try {
           const fetchNext = this.#takesNextWith(held.lane);
-          const next = await job.moveToCompleted(encodeResult(outcome.value), token, fetchNext);
-          if (fetchNext) this.#acceptNext(next, held.lane, token);
+          next = await job.moveToCompleted(encodeResult(outcome.value), token, fetchNext);
+          if (!fetchNext) next = undefined;
         } catch (error) {
           if (!(error instanceof TypeError || error instanceof SyntaxError)) throw error;
           const cause = new Error(`its result cannot be sent as JSON: ${error.message}`);
@@ -504,6 +507,14 @@ export class ClusterQueue implements WorkQueue {
       }
     } catch (error) {
       this.#lost(held, error);
+    }
+    if (next !== undefined) {
+      await this.#acceptNext(next, held.lane, token).catch((error: unknown) =>
+        this.#ctx.log.warn(
+          { err: error, worker: run.worker.name },
+          'cluster: the next run could not be taken',
+        ),
+      );
     }
   }
 
@@ -532,13 +543,18 @@ export class ClusterQueue implements WorkQueue {
     return best.length === 1 && best[0] === lane;
   }
 
-  /** The run BullMQ handed back with a report (`moveToCompleted` with fetchNext), if there was one. */
-  #acceptNext(next: unknown, lane: Lane, token: string): void {
+  /**
+   * The run BullMQ handed back with a report (`moveToCompleted` with fetchNext), if there was one. Made
+   * into a job by the fetcher as its own fetches are (which also adds a job scheduler's next run).
+   */
+  async #acceptNext(next: unknown, lane: Lane, token: string): Promise<void> {
     if (!Array.isArray(next) || !next[0] || !next[1]) return;
-    const engine = this.#engine as typeof Engine;
-    const job = engine.Job.fromJSON(lane.fetcher as never, next[0], String(next[1])) as Job<JobData>;
-    job.token = token;
-    this.#accept(job, token, lane, false);
+    // `nextJobFromJobData` is what BullMQ's Worker calls with such a reply; protected in its types.
+    const fetcher = lane.fetcher as unknown as {
+      nextJobFromJobData(data: unknown, id: string, token: string): Promise<Job<JobData> | undefined>;
+    };
+    const job = await fetcher.nextJobFromJobData(next[0], String(next[1]), token);
+    if (job !== undefined) this.#accept(job, token, lane, false);
   }
 
   /** A cancelled run leaves Redis: failed (as aborted, not a dead letter), then removed. */
@@ -618,9 +634,26 @@ export class ClusterQueue implements WorkQueue {
       return;
     }
     const { maxQueue } = run.worker.options;
-    // Counted in Redis (a round trip) only near the limit: far below it, the mirror's count (at most a
-    // refresh old) and the runs sent since say enough (README: maxQueue in a cluster).
-    if (ORIGINS[run.origin].requested && (lane.waiting + lane.sent) * 2 >= maxQueue) {
+    if (!ORIGINS[run.origin].requested) {
+      await this.#addRequested(lane, run, jobId);
+      return;
+    }
+    // Far below the limit (the mirror's count, at most a refresh old, plus what this host sent since and
+    // is sending): sent at once, no round trip for a count (README: maxQueue in a cluster).
+    if ((lane.waiting + lane.sent + lane.sending) * 2 < maxQueue) {
+      lane.sending++;
+      try {
+        await this.#addRequested(lane, run, jobId);
+        lane.sent++;
+      } finally {
+        lane.sendEnded();
+      }
+      return;
+    }
+    // Near it: one send at a time on this host, each checked against Redis's count once the sends
+    // under way have landed, so that a burst of run() calls cannot pass it.
+    const turn = lane.sendTurn.then(async () => {
+      await lane.sendsLanded();
       const waiting = await lane.queue.getWaitingCount();
       // One host cannot know whether a slot is free elsewhere: maxQueue 0 lets one run wait.
       if (waiting >= Math.max(1, maxQueue)) {
@@ -629,9 +662,11 @@ export class ClusterQueue implements WorkQueue {
           `worker "${run.worker.name}" already has ${waiting} queued run(s) in the cluster (maxQueue ${maxQueue})`,
         );
       }
-    }
-    lane.sent++;
-    await this.#addRequested(lane, run, jobId);
+      await this.#addRequested(lane, run, jobId);
+      lane.sent++;
+    });
+    lane.sendTurn = turn.catch(() => undefined);
+    await turn;
   }
 
   async #addRequested(lane: Lane, run: Run, jobId: string): Promise<void> {
@@ -1051,7 +1086,12 @@ export class ClusterQueue implements WorkQueue {
    * that differ from the registration before it (another host's, or an earlier version of this one).
    */
   async #compareOptions(worker: WorkerRecord): Promise<void> {
-    const text = JSON.stringify(sharedOptions(worker.options));
+    // This host's own registration, also after it took another's and was stopped and started again.
+    const registered = this.#registered.get(worker) ?? JSON.stringify(sharedOptions(worker.options));
+    this.#registered.set(worker, registered);
+    const text = registered;
+    const back = adoption(worker.options, JSON.parse(text) as SharedOptions);
+    if (back.changed.length > 0) this.#takeOptions(worker, back.changes, back.changed);
     this.#adopted.set(worker, text);
     const previous = (await (this.#redis as Redis).call(
       'SET',
@@ -1086,16 +1126,41 @@ export class ClusterQueue implements WorkQueue {
       );
     }
     if (changed.length === 0) return;
-    worker.adopt(changes);
-    if (changed.includes('blocks') || changed.includes('dependsOn')) {
-      relinkAll(new Map([...this.#ctx.workers()].map((w) => [w.name, w])));
-    }
+    this.#takeOptions(worker, changes, changed);
     this.#ctx.log.info(
       { worker: worker.name, options: changed },
       `cluster: worker "${worker.name}" takes the latest registration's ${changed.join(', ')}`,
     );
+    // What Redis keeps of them is set again too: a host that started at the same moment may have set
+    // its own global concurrency or cron scheduler after the latest registration was recorded.
+    const lane = this.#lanes.get(worker.name);
+    if (lane !== undefined) {
+      this.#write(
+        (async () => {
+          if (changed.includes('concurrency'))
+            await lane.queue.setGlobalConcurrency(worker.options.concurrency);
+          if (changed.some((key) => key === 'cron' || key === 'intervalSeconds' || key === 'missedRuns')) {
+            await this.#schedules?.ensure(lane);
+          }
+        })().catch((error: unknown) =>
+          this.#ctx.log.warn({ err: error, worker: worker.name }, 'cluster: options not set in Redis'),
+        ),
+      );
+    }
     this.wake(worker);
     this.#ctx.dispatch();
+  }
+
+  /** Takes `changes` into `worker`'s options; links workers anew if `blocks` or `dependsOn` moved. */
+  #takeOptions(
+    worker: WorkerRecord,
+    changes: Partial<ResolvedWorkerOptions>,
+    changed: readonly string[],
+  ): void {
+    worker.adopt(changes);
+    if (changed.includes('blocks') || changed.includes('dependsOn')) {
+      relinkAll(new Map([...this.#ctx.workers()].map((w) => [w.name, w])));
+    }
   }
 
   /** A timer at the due time of the lane's earliest delayed job: it may be fetched then. */
@@ -1314,7 +1379,6 @@ export class ClusterQueue implements WorkQueue {
    * at least once) — and outcomes whose events were missed meanwhile are delivered from the jobs.
    */
   async #recover(): Promise<void> {
-    await loadScripts(this.#redis as Redis);
     for (const lane of [...this.#lanes.values()]) {
       await lane.queue.setGlobalConcurrency(lane.worker.options.concurrency);
       await this.#schedules?.ensure(lane);

@@ -156,9 +156,14 @@ export class EventFeed implements ClusterEventFeed {
   }
 
   async #read(reader: Redis): Promise<void> {
-    // From the stream's end: a follower sees what happens from now on ('$' only once, then ids, so
-    // that nothing written between two reads is skipped).
-    let last = '$';
+    // From the stream's end: a follower sees what happens from now on. The end's id is read first
+    // ('$' in each read would skip what is written between two reads while the stream is quiet).
+    let last = '0-0';
+    try {
+      last = (await reader.xrevrange(this.#key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+    } catch (error) {
+      this.#log.debug({ err: error }, 'cluster: the event stream could not be read; reading from its start');
+    }
     while (this.#reader === reader) {
       let result: [string, [string, string[]][]][] | null;
       try {

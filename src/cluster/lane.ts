@@ -35,6 +35,11 @@ export class Lane {
   waiting = 0;
   /** Runs this host sent since the mirror read `waiting`. */
   sent = 0;
+  /** Requested runs being sent from this host without a count (far below `maxQueue`), not added yet. */
+  sending = 0;
+  /** Sends near `maxQueue` go one at a time: each waits for this, the one before. */
+  sendTurn: Promise<void> = Promise.resolve();
+  #landed: (() => void)[] = [];
   /** Set up (its event stream followed, its global concurrency set). */
   ready: Promise<void> = Promise.resolve();
 
@@ -42,6 +47,18 @@ export class Lane {
     this.worker = worker;
     this.queue = queue;
     this.fetcher = fetcher;
+  }
+
+  /** A send without a count ended (added or failed). */
+  sendEnded(): void {
+    this.sending--;
+    if (this.sending === 0) for (const resolve of this.#landed.splice(0)) resolve();
+  }
+
+  /** Resolves once no send without a count is under way (they are then in Redis's count). */
+  sendsLanded(): Promise<void> {
+    if (this.sending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#landed.push(resolve));
   }
 
   /** Something may be there: fetch again. */

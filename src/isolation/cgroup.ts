@@ -127,9 +127,20 @@ export class CgroupTree {
 
   /** A new, empty cgroup for one sandbox. */
   create(): string {
-    const dir = join(this.dir, `sandbox-${++this.#next}`);
-    mkdirSync(dir);
-    return dir;
+    const name = `sandbox-${++this.#next}`;
+    try {
+      const dir = join(this.dir, name);
+      mkdirSync(dir);
+      return dir;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      // The orchestrator's directory went while empty (removed by hand, or as stale by a host in
+      // another pid namespace that shares the parent): made again.
+      this.#dir = undefined;
+      const dir = join(this.dir, name);
+      mkdirSync(dir);
+      return dir;
+    }
   }
 
   /**

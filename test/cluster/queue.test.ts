@@ -277,3 +277,19 @@ test('under load a host never runs more than maxConcurrentWorkers, nor a worker 
   assert.equal(most.get('capped'), 1);
   assert.ok((most.get('fast') ?? 0) <= 4, 'at most 2 slots on each of 2 hosts');
 });
+
+test('maxQueue holds for a burst of run() calls on one host', async (t) => {
+  const redis = await startRedis(t);
+  const caller = orchestrator(t, { cluster: { redis: redis.url, hostId: 'caller', execute: false } });
+  caller.registerWorker('w', () => 0, { ...TRIGGERED, maxQueue: 10 });
+  await caller.start();
+  const calls = Array.from({ length: 30 }, (_, n) => caller.run('w', n));
+  const refused: unknown[] = [];
+  for (const call of calls) {
+    call.catch((error: unknown) => {
+      if (error instanceof OrchestratorError && error.code === 'ERR_QUEUE_FULL') refused.push(error);
+    });
+  }
+  await waitFor(() => refused.length === 20, 10_000, '20 of 30 refused');
+  await waitFor(() => caller.getStatus().workerStates.w?.queued === 10, 5000, '10 waiting in the cluster');
+});
