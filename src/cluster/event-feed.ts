@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ClusterEventFeed, RemoteEvent } from '../control.ts';
 import type { OrchestratorEventName, OrchestratorEvents } from '../events.ts';
 import { toJson } from '../wire-json.ts';
+import { Notifier, type QueueEvent } from './notifier.ts';
 
 /**
  * The events one host relays to the others: those of the runs it executes. The breaker's
@@ -22,8 +23,6 @@ const BATCH_MS = 100;
 const MAX_BUFFERED = 10_000;
 /** The stream keeps about this many batches: a follower that lags further misses the oldest. */
 const STREAM_MAX_LEN = 1000;
-/** How long one blocking read waits before it is issued again (and sees that it should stop). */
-const BLOCK_MS = 2000;
 
 /**
  * Sends this host's worker events to the cluster's event stream while some other host has `/events`
@@ -95,8 +94,8 @@ export class EventRelay {
 }
 
 /**
- * The other hosts' events, for this host's `/events` clients: one blocking read of the cluster's event
- * stream, on a connection of its own opened while somebody follows and closed when the last one leaves.
+ * The other hosts' events, for this host's `/events` clients: the cluster's event stream, read by a
+ * Notifier on a connection of its own, opened while somebody follows and closed when the last one leaves.
  * This host's own events are not read back: `/events` takes them from the orchestrator directly.
  */
 export class EventFeed implements ClusterEventFeed {
@@ -106,7 +105,7 @@ export class EventFeed implements ClusterEventFeed {
   readonly #listeners = new Set<(event: RemoteEvent) => void>();
   /** The cluster's connection while the host is started; reading needs it (a duplicate of it). */
   #redis: Redis | undefined;
-  #reader: Redis | undefined;
+  #reader: Notifier | undefined;
 
   constructor(hostId: string, key: string, log: Logger) {
     this.hostId = hostId;
@@ -142,55 +141,23 @@ export class EventFeed implements ClusterEventFeed {
 
   #startReading(): void {
     if (this.#reader !== undefined || this.#redis === undefined || this.#listeners.size === 0) return;
-    const reader = this.#redis.duplicate();
-    // Errors surface as failed reads (and ioredis reconnects), not as unhandled 'error' events.
-    reader.on('error', () => undefined);
+    // The stream is read like the queues' event streams: from its end, one blocking read at a time.
+    const reader = new Notifier(this.#redis.duplicate(), this.#log, (_stream, entry) => this.#deliver(entry));
     this.#reader = reader;
-    void this.#read(reader);
+    reader.follow(this.#key).catch((error: unknown) => {
+      // Redis away: the next follower tries again.
+      this.#log.warn({ err: error }, 'cluster: the event stream cannot be followed');
+      if (this.#reader === reader) this.#stopReading();
+    });
   }
 
   #stopReading(): void {
-    // The read loop sees that its connection is no longer the reader and ends.
-    this.#reader?.disconnect();
+    void this.#reader?.close();
     this.#reader = undefined;
   }
 
-  async #read(reader: Redis): Promise<void> {
-    // From the stream's end: a follower sees what happens from now on. The end's id is read first
-    // ('$' in each read would skip what is written between two reads while the stream is quiet).
-    let last = '0-0';
-    try {
-      last = (await reader.xrevrange(this.#key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
-    } catch (error) {
-      this.#log.debug({ err: error }, 'cluster: the event stream could not be read; reading from its start');
-    }
-    while (this.#reader === reader) {
-      let result: [string, [string, string[]][]][] | null;
-      try {
-        result = (await reader.xread('BLOCK', BLOCK_MS, 'STREAMS', this.#key, last)) as
-          | [string, [string, string[]][]][]
-          | null;
-      } catch (error) {
-        if (this.#reader !== reader) return;
-        this.#log.debug({ err: error }, 'cluster: reading the event stream failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        continue;
-      }
-      if (result === null || this.#reader !== reader) continue;
-      for (const [id, fields] of result[0]?.[1] ?? []) {
-        last = id;
-        this.#deliver(fields);
-      }
-    }
-  }
-
-  #deliver(fields: string[]): void {
-    let host: string | undefined;
-    let events: string | undefined;
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] === 'host') host = fields[i + 1];
-      else if (fields[i] === 'events') events = fields[i + 1];
-    }
+  #deliver(entry: QueueEvent): void {
+    const { host, events } = entry;
     if (host === undefined || host === this.hostId || events === undefined) return;
     let batch: [OrchestratorEventName, string][];
     try {

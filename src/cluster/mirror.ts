@@ -40,6 +40,7 @@ const REFRESH_MS = 500;
 export class ClusterMirror {
   readonly #ctx: MirrorContext;
   #hosts: HostBeat[] = [];
+  #othersWatching = false;
   readonly #totals = new Map<string, RunTotals>();
   #due = new Map<WorkerRecord, number>();
   /** Local totals already added to Redis. */
@@ -71,8 +72,8 @@ export class ClusterMirror {
 
   /** Another host has `/events` clients: this host's events are relayed to it. */
   othersWatching(): boolean {
-    const self = this.#ctx.options.hostId;
-    return this.#hosts.some((host) => host.watching && host.id !== self);
+    // Asked for every event this host emits: answered from what the last refresh found.
+    return this.#othersWatching;
   }
 
   start(): void {
@@ -121,6 +122,8 @@ export class ClusterMirror {
       this.#totals.set(lane.worker.name, totals);
     });
     this.#hosts = hosts;
+    const self = this.#ctx.options.hostId;
+    this.#othersWatching = hosts.some((host) => host.watching && host.id !== self);
     this.#due = await this.#ctx.schedules.dueAt(lanes.map((lane) => lane.worker));
     await this.#ctx.breakers.refresh(lanes.map((lane) => lane.worker));
   }

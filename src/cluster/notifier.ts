@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
-/** One event of a BullMQ queue's event stream, its fields as BullMQ wrote them. */
+/** One entry of a stream (an event of a BullMQ queue's event stream), its fields as they were written. */
 export type QueueEvent = Record<string, string>;
 
 export type EventHandler = (stream: string, event: QueueEvent) => void;
@@ -19,7 +19,8 @@ const BLOCK_MS = 2000;
  * Reads the event streams of every worker's BullMQ queue on one connection, with one blocking XREAD
  * over all of them: what is added, waiting, delayed, completed, failed, stalled or removed anywhere in
  * the cluster reaches this host without polling. (All the streams share the cluster's hash tag, so the
- * one XREAD is legal on a Redis Cluster too.)
+ * one XREAD is legal on a Redis Cluster too.) The cluster's own event stream (event-feed.ts) is read
+ * the same way.
  */
 export class Notifier {
   readonly #redis: Redis;

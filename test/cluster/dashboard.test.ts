@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { WorkerExecutionMode } from '../../src/index.ts';
-import { type Browser, launchBrowser, skipWithoutChromium as skip, textOf } from '../browser-helpers.ts';
+import {
+  type Browser,
+  launchBrowser,
+  pageErrors,
+  skipWithoutChromium as skip,
+  textOf,
+} from '../browser-helpers.ts';
 import { gate, settle, waitFor } from '../helpers.ts';
 import { defer, orchestrator, startRedis } from './harness.ts';
 
@@ -47,11 +53,7 @@ test('cluster dashboard: the hosts panel shows each host, its role, workers and 
   });
   browser = await launchBrowser();
   const { page } = browser;
-  const pageErrors: string[] = [];
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
+  const errors = pageErrors(page);
   page.setDefaultTimeout(15_000);
 
   await page.goto(server.url);
@@ -121,5 +123,5 @@ test('cluster dashboard: the hosts panel shows each host, its role, workers and 
   await page.waitForSelector(web1Row, { state: 'detached' });
   assert.equal(await textOf(page, '#hosts-count'), '(1)');
 
-  assert.deepEqual(pageErrors, [], 'no script error nor failed request in the page');
+  assert.deepEqual(errors, [], 'no script error nor failed request in the page');
 });

@@ -11,7 +11,13 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { WorkerExecutionMode } from '../../src/index.ts';
-import { type Browser, launchBrowser, skipWithoutChromium as skip, textOf } from '../browser-helpers.ts';
+import {
+  type Browser,
+  launchBrowser,
+  pageErrors,
+  skipWithoutChromium as skip,
+  textOf,
+} from '../browser-helpers.ts';
 import { tmpModule, useOrchestrator, waitFor } from '../helpers.ts';
 
 const { SCHEDULED, TRIGGERED, CONTINUOUS } = WorkerExecutionMode;
@@ -77,11 +83,7 @@ test('dashboard: lists the workers, shows a failure live, replays its dead lette
   });
   browser = await launchBrowser();
   const { page } = browser;
-  const pageErrors: string[] = [];
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
-  });
+  const errors = pageErrors(page);
   const foreign: string[] = [];
   page.on('request', (request) => {
     if (!request.url().startsWith(server.url)) foreign.push(request.url());
@@ -197,6 +199,6 @@ test('dashboard: lists the workers, shows a failure live, replays its dead lette
 
   assert.deepEqual(foreign, [], 'self-contained: every request goes to the corral server');
   // The one refused replay is logged by Chromium as a failed request; nothing else may be.
-  const unexpected = pageErrors.filter((text) => !/status of 403/.test(text));
+  const unexpected = errors.filter((text) => !/status of 403/.test(text));
   assert.deepEqual(unexpected, [], 'no script error nor failed request in the page');
 });
