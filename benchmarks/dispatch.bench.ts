@@ -131,7 +131,12 @@ for (const job of Object.keys(jobs) as Job[]) {
   if (job === 'cpu1ms') groups.push([corral('thread', job, 100, true), workerPerJob(job, 100)]);
   for (const group of groups) {
     const [subject] = group;
-    if (subject === undefined || (only !== undefined && !subject.name.includes(only))) continue;
+    if (subject === undefined) continue;
+    if (only !== undefined && !subject.name.includes(only)) {
+      // Skipped: end what its variants already started (the fork pools' children).
+      await Promise.all(group.map((v) => v.teardown?.()));
+      continue;
+    }
     const out = await interleave(group, ROUNDS);
     const rs = out.get(subject.name);
     if (rs === undefined) continue;

@@ -1,5 +1,5 @@
 // Part of `npm run build`: copies the files tsc does not emit — the dashboard's files (HTML, CSS, JS;
-// served as they are) to dist/http/dashboard/, and the thread sandboxes' CommonJS loader.
+// served as they are) to dist/http/dashboard/.
 import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 
 const from = new URL('../src/http/dashboard/', import.meta.url);
@@ -11,8 +11,3 @@ for (const name of readdirSync(from)) {
   if (served.test(name)) cpSync(new URL(name, from), new URL(name, to));
 }
 
-// The CommonJS loader of the thread sandboxes (tsc does not copy .cjs files).
-cpSync(
-  new URL('../src/isolation/thread-loader.cjs', import.meta.url),
-  new URL('../dist/isolation/thread-loader.cjs', import.meta.url),
-);

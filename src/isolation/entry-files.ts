@@ -6,9 +6,15 @@ import { fileURLToPath } from 'node:url';
  */
 const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
-export const threadEntryUrl = new URL(`./thread-entry${extension}`, import.meta.url).href;
-/** The CommonJS file piscina loads, which imports the thread entry (see thread-loader.cjs for why). */
-export const threadLoaderPath = fileURLToPath(new URL('./thread-loader.cjs', import.meta.url));
+/**
+ * What piscina loads in each thread. Built, the entry bundled as one CommonJS file (by
+ * scripts/bundle-thread-entry.mjs), which piscina's require() takes synchronously: no ES module graph
+ * to load through Node's asynchronous loader in every new thread. From TypeScript source, the entry
+ * itself, which piscina requires through the host's loader (tsx), inherited by the thread.
+ */
+export const threadEntryPath = fileURLToPath(
+  new URL(extension === '.ts' ? './thread-entry.ts' : './thread-entry.cjs', import.meta.url),
+);
 export const childEntryPath = fileURLToPath(new URL(`./child-entry${extension}`, import.meta.url));
 
 /** Flags of the host that load code (e.g. `--import tsx`); the sandboxes inherit them. */

@@ -3,7 +3,7 @@ import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { deserializeError, notRetryable } from '../errors.ts';
-import { sandboxExecArgv, threadEntryUrl, threadLoaderPath } from './entry-files.ts';
+import { sandboxExecArgv, threadEntryPath } from './entry-files.ts';
 import { type AttemptResult, type AttemptTask, packTask, type SandboxMessage } from './protocol.ts';
 import type { AttemptHooks, Sandbox, SandboxOutcome, ThreadProbe } from './sandbox.ts';
 import type { ThreadData } from './thread-entry.ts';
@@ -50,12 +50,11 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
 
   constructor(options: ThreadSandboxOptions) {
     const data: ThreadData = {
-      entry: threadEntryUrl,
       modulePath: options.modulePath,
       heapReportMs: options.heapReportMs,
     };
     this.#pool = new Piscina({
-      filename: threadLoaderPath,
+      filename: threadEntryPath,
       minThreads: 0,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
@@ -142,11 +141,13 @@ export class ThreadSandbox implements Sandbox, ThreadProbe {
   async terminate(): Promise<void> {
     this.#usable = false;
     if (this.#thread !== undefined && !this.#ready) {
-      // piscina loads the entry with a synchronous require() of an ES module; a thread terminated in
-      // the middle of it aborts the whole host process in Node 20 ("FATAL ERROR: v8::Module::IsGraphAsync
-      // ... must be used on an instantiated module", seen in the soak when a timeout hits a thread still
-      // starting under load). So a thread still loading is terminated once loaded — corral's own entry,
-      // a few ms; the worker's module is imported afterwards, asynchronously — or after LOAD_WAIT_MS.
+      // piscina require()s the entry, synchronously. A thread terminated in the middle of a synchronous
+      // module load can abort the whole host process in Node 20 ("FATAL ERROR: v8::Module::IsGraphAsync
+      // ... must be used on an instantiated module", seen in the soak when a timeout hit a thread still
+      // starting, when the entry was an ES module required under tsx). The built entry is CommonJS now,
+      // but the one run from source still goes through the loader; so a thread still loading is
+      // terminated once loaded — corral's own entry, a few ms; the worker's module is imported
+      // afterwards, asynchronously — or after LOAD_WAIT_MS.
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         this.#loaded,

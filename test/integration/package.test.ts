@@ -1,5 +1,6 @@
 // The built package (dist/, what users import) works with plain Node — no TypeScript loader — for
-// every isolation, and its public entry exports exactly the contract's names.
+// every isolation (threads load the entry the build bundles), and its public entry exports exactly the
+// contract's names.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,11 +19,14 @@ const echo = new URL('./test/fixtures/echo.mjs', 'file://${root}');
 for (const isolation of ['thread', 'process', 'inline']) {
   orch.registerWorker(isolation, echo, { executionMode: WorkerExecutionMode.TRIGGERED, isolation });
 }
+const boom = new URL('./test/fixtures/throw.mjs', 'file://${root}');
+orch.registerWorker('thread-throws', boom, { executionMode: WorkerExecutionMode.TRIGGERED, isolation: 'thread', maxRetries: 0 });
 await orch.start();
 const results = [];
 for (const isolation of ['thread', 'process', 'inline']) results.push(await orch.run(isolation, isolation));
+const thrown = await orch.run('thread-throws').catch((error) => ({ message: error.message, code: error.code, cause: error.cause?.code }));
 const report = await orch.stop();
-console.log(JSON.stringify({ exports: Object.keys(corral).sort(), results, report }));
+console.log(JSON.stringify({ exports: Object.keys(corral).sort(), results, thrown, report }));
 `;
 
 it('the built package runs every isolation under plain node', { timeout: 60_000 }, async () => {
@@ -30,6 +34,7 @@ it('the built package runs every isolation under plain node', { timeout: 60_000 
   const out = JSON.parse(stdout) as {
     exports: string[];
     results: { payload: string; isMainThread: boolean }[];
+    thrown: { message: string; code: string; cause: string };
     report: { completed: string[] };
   };
   assert.deepEqual(
@@ -40,6 +45,9 @@ it('the built package runs every isolation under plain node', { timeout: 60_000 
       ['inline', true],
     ],
   );
+  // An error thrown in a thread comes back whole: message and code.
+  assert.match(out.thrown.message, /boom/);
+  assert.equal(out.thrown.cause, 'E_BOOM');
   for (const name of [
     'WorkerOrchestrator',
     'Supervisor',
