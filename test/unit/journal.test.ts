@@ -1,11 +1,12 @@
 // The write-behind journal (src/store/journal.ts): changes of one event-loop turn are coalesced into
-// one batch, written at the next turn; flush() waits for the store; a failing write is reported and
-// does not stop later batches.
+// one batch, written at the next turn — under load, batches come about BATCH_SPACING_MS apart and take
+// the changes of several turns; flush() waits for the store; a failing write is reported and does not
+// stop later batches.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { DeadLetter } from '../../src/index.ts';
-import { Journal } from '../../src/store/journal.ts';
+import { BATCH_SPACING_MS, Journal } from '../../src/store/journal.ts';
 import type {
   RunRecord,
   Store,
@@ -111,6 +112,46 @@ describe('Journal', () => {
     assert.equal(store.batches.length, 1, 'nothing more to write');
   });
 
+  it('under load, a batch takes the changes of several turns, about BATCH_SPACING_MS apart', async () => {
+    const store = new RecordingStore();
+    const { journal: j } = journal(store);
+    const started = performance.now();
+    let turns = 0;
+    while (performance.now() - started < 50 * BATCH_SPACING_MS) {
+      j.runOver(`r${turns++}`);
+      await nextTurn();
+    }
+    const elapsed = performance.now() - started;
+    await j.flush();
+    // Every change is written, once, in order.
+    const written = store.batches.flat().map((change) => (change as { id: string }).id);
+    assert.deepEqual(
+      written,
+      Array.from({ length: turns }, (_, i) => `r${i}`),
+    );
+    // A batch per turn would be `turns` batches; a timer may fire up to a ms early (libuv's clock is
+    // in whole ms), so the bound allows batches half the spacing apart.
+    assert.ok(
+      store.batches.length <= elapsed / (BATCH_SPACING_MS / 2) + 2,
+      `${store.batches.length} batches in ${elapsed.toFixed(1)} ms`,
+    );
+    assert.ok(turns >= 2 * store.batches.length, `${turns} turns, ${store.batches.length} batches`);
+  });
+
+  it('after a quiet spell, a change is written at the next turn again', async () => {
+    const store = new RecordingStore();
+    const { journal: j } = journal(store);
+    j.runOver('a');
+    await nextTurn();
+    await nextTurn();
+    assert.equal(store.batches.length, 1);
+    await new Promise((resolve) => setTimeout(resolve, 5 * BATCH_SPACING_MS));
+    j.runOver('b');
+    await nextTurn();
+    await nextTurn();
+    assert.deepEqual(store.batches, [[{ type: 'run-over', id: 'a' }], [{ type: 'run-over', id: 'b' }]]);
+  });
+
   it('a run queued and over in the same turn is never written', async () => {
     const store = new RecordingStore();
     const { journal: j } = journal(store);
@@ -149,7 +190,7 @@ describe('Journal', () => {
     ]);
   });
 
-  it("a worker's state is written once per turn, with its latest value", async () => {
+  it("a worker's state is written once per batch, with its latest value", async () => {
     const store = new RecordingStore();
     const { journal: j } = journal(store);
     let runs = 0;
@@ -174,6 +215,8 @@ describe('Journal', () => {
     ]);
     runs++;
     j.worker('w', read);
+    // Right after a batch, the next one waits out BATCH_SPACING_MS.
+    await new Promise((resolve) => setTimeout(resolve, 2 * BATCH_SPACING_MS));
     await turns();
     assert.deepEqual(store.batches[1], [{ type: 'worker', name: 'w', state: state(7) }]);
   });
