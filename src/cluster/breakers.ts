@@ -40,6 +40,12 @@ export class ClusterBreakers {
   readonly #ctx: BreakersContext;
   /** Workers whose trial lease this host holds. */
   readonly #trials = new Set<WorkerRecord>();
+  /**
+   * Enable/disable writes of this host not yet landed, per worker. What Redis said of such a worker in
+   * the meantime (a refresh or a run's end read before the write) is older than what this host already
+   * holds: applying it would flip the worker back for a refresh and tell `worker:enabled` twice.
+   */
+  readonly #toggling = new Map<WorkerRecord, number>();
 
   constructor(context: BreakersContext) {
     this.#ctx = context;
@@ -72,11 +78,18 @@ export class ClusterBreakers {
   /** `enableWorker` / `disableWorker` on this host: for every host. Enabling closes the breaker. */
   async setEnabled(worker: WorkerRecord, enabled: boolean): Promise<void> {
     const key = this.#ctx.keys.breaker(worker.name);
-    if (enabled) {
-      await this.#ctx.redis.multi().hset(key, 'm', '1', 's', 'closed', 'f', '0').hdel(key, 'o').exec();
-      await this.#ctx.redis.del(this.#ctx.keys.trial(worker.name));
-    } else {
-      await this.#ctx.redis.hset(key, 'm', '0');
+    this.#toggling.set(worker, (this.#toggling.get(worker) ?? 0) + 1);
+    try {
+      if (enabled) {
+        await this.#ctx.redis.multi().hset(key, 'm', '1', 's', 'closed', 'f', '0').hdel(key, 'o').exec();
+        await this.#ctx.redis.del(this.#ctx.keys.trial(worker.name));
+      } else {
+        await this.#ctx.redis.hset(key, 'm', '0');
+      }
+    } finally {
+      const left = (this.#toggling.get(worker) ?? 1) - 1;
+      if (left === 0) this.#toggling.delete(worker);
+      else this.#toggling.set(worker, left);
     }
   }
 
@@ -138,6 +151,8 @@ export class ClusterBreakers {
 
   /** Makes this host's record of `worker` what Redis holds; tells of openings and closings. */
   apply(worker: WorkerRecord, snapshot: BreakerSnapshot): void {
+    // Read before this host's enable/disable landed: the next read after it tells what Redis holds.
+    if (this.#toggling.has(worker)) return;
     const breaker = worker.breaker;
     const wasEnabled = worker.enabled;
     worker.manuallyEnabled = snapshot.enabled;

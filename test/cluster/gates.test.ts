@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { ClusterBreakers } from '../../src/cluster/breakers.ts';
+import { ClusterKeys } from '../../src/cluster/keys.ts';
 import { OrchestratorError, WorkerExecutionMode } from '../../src/index.ts';
+import { resolveWorker } from '../../src/options.ts';
+import { WorkerRecord } from '../../src/worker-record.ts';
 import { waitFor } from '../helpers.ts';
 import { orchestrator, startRedis } from './harness.ts';
 
@@ -117,4 +123,39 @@ test('disableWorker on one host disables it everywhere; enableWorker re-enables 
   b.enableWorker('w');
   await waitFor(() => a.getStatus().workerStates.w?.enabled === true, 1500, 'enabled on a');
   assert.equal(await a.run('w'), 'ok');
+});
+
+test('enabling a worker while a breaker read is in flight: no flip back, worker:enabled once', async (t) => {
+  const server = await startRedis(t);
+  const redis = new Redis(server.url, { lazyConnect: true });
+  await redis.connect();
+  t.after(() => redis.disconnect());
+  const { source, options } = resolveWorker('w', () => 1, TRIGGERED);
+  const worker = new WorkerRecord('w', source, options);
+  const events: string[] = [];
+  const breakers = new ClusterBreakers({
+    redis,
+    keys: new ClusterKeys('gates'),
+    log: pino({ enabled: false }),
+    emit: (event) => events.push(event),
+    hostId: 'h',
+    lockMs: 30_000,
+    wake: () => undefined,
+  });
+  // Disabled by hand (as disableWorker() does: here first, then in Redis).
+  worker.manuallyEnabled = false;
+  await breakers.setEnabled(worker, false);
+  await breakers.refresh([worker]);
+  assert.equal(worker.enabled, false);
+
+  // A refresh reads the breaker (disabled) just before this host enables the worker; enableWorker()
+  // updates the record here and tells worker:enabled itself, then writes Redis.
+  const staleRead = breakers.refresh([worker]);
+  worker.manuallyEnabled = true;
+  const write = breakers.setEnabled(worker, true);
+  await Promise.all([staleRead, write]);
+  assert.equal(worker.enabled, true, 'the read from before the write does not disable it again');
+  await breakers.refresh([worker]);
+  assert.equal(worker.enabled, true);
+  assert.deepEqual(events, [], 'the enabling host has told worker:enabled already');
 });
