@@ -10,4 +10,3 @@ mkdirSync(to, { recursive: true });
 for (const name of readdirSync(from)) {
   if (served.test(name)) cpSync(new URL(name, from), new URL(name, to));
 }
-

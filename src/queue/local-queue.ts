@@ -39,7 +39,7 @@ export class LocalQueue implements WorkQueue {
 
   add(run: Run, encodedPayload?: Buffer): void {
     if (this.durable && ORIGINS[run.origin].stored) {
-      this.#ctx.persistence.runQueued({ ...storedRun(run), encodedPayload });
+      this.#ctx.persistence.runQueued(storedRun(run, encodedPayload));
     }
     this.addRestored(run);
   }
@@ -139,7 +139,7 @@ export class LocalQueue implements WorkQueue {
   }
 }
 
-function storedRun(run: Run): StoredRun {
+function storedRun(run: Run, encodedPayload: Buffer | undefined): StoredRun {
   return {
     id: run.id,
     seq: run.seq,
@@ -151,5 +151,6 @@ function storedRun(run: Run): StoredRun {
     attempts: run.attempt,
     key: run.key,
     replayOf: run.replayOf,
+    encodedPayload,
   };
 }

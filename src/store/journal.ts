@@ -1,20 +1,38 @@
 import type { DeadLetter } from '../types.ts';
-import type { RunRecord, Store, StoreChange, StoredRun, StoredWorkerState } from './store.ts';
+import {
+  HISTORY_PER_WORKER,
+  type RunRecord,
+  type Store,
+  type StoreChange,
+  type StoredRun,
+  type StoredWorkerState,
+} from './store.ts';
 
 /**
- * Batches are at least this far apart (group commit): under load, the changes of several turns go in
- * one batch. Each transaction has a fixed cost (about 15 µs of SQLite work here, whatever it holds), so
- * with runs ending every few µs a batch per turn held 2–3 runs and that fixed cost dominated.
+ * Group commit: at most two batches go within any BATCH_SPACING_MS, so that under load one batch takes
+ * the changes of several turns, while a change after a quiet spell (and the one right after it) is
+ * still written at the next turn. Each transaction has a fixed cost (about 15 µs of SQLite work here,
+ * whatever it holds): with runs ending every few µs, a batch per turn held 2–3 runs and that fixed cost
+ * dominated.
  */
 export const BATCH_SPACING_MS = 1;
 
+/** Pending history records are trimmed to each worker's newest HISTORY_PER_WORKER once this many pile up. */
+const HISTORY_TRIM_AT = 256;
+
 /**
  * Write-behind for a durable store: changes are coalesced and written in one batch (one transaction
- * for SQLite) at the next turn of the event loop — or, when the previous batch was written less than
- * BATCH_SPACING_MS ago, once that much time has passed. A run queued and finished before its batch is
+ * for SQLite) at the next turn of the event loop — or, when two batches already went within the last
+ * BATCH_SPACING_MS, once the older of them is that old. A run queued and finished before its batch is
  * written is never written at all; a worker's state is written once per batch however often it
- * changed. The cost: a change is durable one event-loop turn after it was made, at most
- * BATCH_SPACING_MS later under load (`flush()` writes at once and waits for it).
+ * changed; a batch carries the newest HISTORY_PER_WORKER history records of a worker at most (a store
+ * keeps no more: older ones would be overwritten within the batch). The cost: a change is durable one
+ * event-loop turn after it was made, at most BATCH_SPACING_MS later under load (`flush()` writes at once
+ * and waits for it).
+ *
+ * Runs that end in microtasks (inline workers awaited in a loop) never yield to the event loop, so a
+ * batch can gather for as long as they go on: the history records are trimmed as they pile up, so that
+ * what waits for the batch stays bounded (it was every record since the last batch).
  */
 export class Journal {
   readonly #store: Store;
@@ -23,9 +41,10 @@ export class Journal {
   #deadLetters = new Map<string, DeadLetter | null>();
   #workers = new Map<string, () => StoredWorkerState>();
   #history: RunRecord[] = [];
+  #trimHistoryAt = HISTORY_TRIM_AT;
   #scheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  /** When the last batch was taken (performance.now()). */
-  #lastBatchAt = Number.NEGATIVE_INFINITY;
+  /** When the two latest batches were taken (performance.now()), the older first. */
+  #batchTimes: [older: number, newer: number] = [Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY];
   #writing: Promise<void> = Promise.resolve();
 
   constructor(store: Store, onError: (error: unknown) => void) {
@@ -70,6 +89,11 @@ export class Journal {
 
   history(record: RunRecord): void {
     this.#history.push(record);
+    if (this.#history.length >= this.#trimHistoryAt) {
+      this.#history = newestPerWorker(this.#history);
+      // Trimmed again once it has doubled: amortised O(1) per record however many workers there are.
+      this.#trimHistoryAt = Math.max(HISTORY_TRIM_AT, 2 * this.#history.length);
+    }
     this.#schedule();
   }
 
@@ -78,7 +102,7 @@ export class Journal {
     this.#cancelScheduled();
     const changes = this.#take();
     if (changes.length > 0) {
-      this.#lastBatchAt = performance.now();
+      this.#batchTimes = [this.#batchTimes[1], performance.now()];
       this.#writing = this.#writing.then(async () => {
         try {
           await this.#store.apply(changes);
@@ -96,7 +120,7 @@ export class Journal {
       this.#scheduled = undefined;
       void this.flush();
     };
-    const wait = this.#lastBatchAt + BATCH_SPACING_MS - performance.now();
+    const wait = this.#batchTimes[0] + BATCH_SPACING_MS - performance.now();
     this.#scheduled = wait > 0 ? setTimeout(write, wait) : setImmediate(write);
   }
 
@@ -126,11 +150,26 @@ export class Journal {
       );
     }
     for (const [name, state] of this.#workers) changes.push({ type: 'worker', name, state: state() });
-    for (const record of this.#history) changes.push({ type: 'history', record });
+    for (const record of newestPerWorker(this.#history)) changes.push({ type: 'history', record });
     this.#runs = new Map();
     this.#deadLetters = new Map();
     this.#workers = new Map();
     this.#history = [];
+    this.#trimHistoryAt = HISTORY_TRIM_AT;
     return changes;
   }
+}
+
+/** The newest HISTORY_PER_WORKER records of each worker, in their order. */
+function newestPerWorker(records: RunRecord[]): RunRecord[] {
+  if (records.length <= HISTORY_PER_WORKER) return records;
+  const kept: RunRecord[] = [];
+  const seen = new Map<string, number>();
+  for (let i = records.length - 1; i >= 0; i--) {
+    const record = records[i] as RunRecord;
+    const count = (seen.get(record.worker) ?? 0) + 1;
+    seen.set(record.worker, count);
+    if (count <= HISTORY_PER_WORKER) kept.push(record);
+  }
+  return kept.length === records.length ? records : kept.reverse();
 }
