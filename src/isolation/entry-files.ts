@@ -7,15 +7,18 @@ import { fileURLToPath } from 'node:url';
 const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 
 /**
- * What piscina loads in each thread. Built, the entry bundled as one CommonJS file (by
- * scripts/bundle-thread-entry.mjs), which piscina's require() takes synchronously: no ES module graph
- * to load through Node's asynchronous loader in every new thread. From TypeScript source, the entry
- * itself, which piscina requires through the host's loader (tsx), inherited by the thread.
+ * Built, each entry is bundled as one CommonJS file (scripts/bundle-entries.mjs), which loads
+ * synchronously: no ES module graph to go through Node's asynchronous loader in every new thread or
+ * child. From TypeScript source, the entry itself, loaded through the host's loader (tsx), which the
+ * sandbox inherits.
  */
-export const threadEntryPath = fileURLToPath(
-  new URL(extension === '.ts' ? './thread-entry.ts' : './thread-entry.cjs', import.meta.url),
-);
-export const childEntryPath = fileURLToPath(new URL(`./child-entry${extension}`, import.meta.url));
+const built = (entry: string): string =>
+  fileURLToPath(new URL(extension === '.ts' ? `./${entry}.ts` : `./${entry}.cjs`, import.meta.url));
+
+/** What piscina requires in each thread. */
+export const threadEntryPath = built('thread-entry');
+/** What each child process runs. */
+export const childEntryPath = built('child-entry');
 
 /** Flags of the host that load code (e.g. `--import tsx`); the sandboxes inherit them. */
 function hostLoaderFlags(): string[] {
