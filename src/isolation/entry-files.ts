@@ -12,13 +12,13 @@ const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
  * child. From TypeScript source, the entry itself, loaded through the host's loader (tsx), which the
  * sandbox inherits.
  */
-const built = (entry: string): string =>
+const entryPath = (entry: string): string =>
   fileURLToPath(new URL(extension === '.ts' ? `./${entry}.ts` : `./${entry}.cjs`, import.meta.url));
 
 /** What piscina requires in each thread. */
-export const threadEntryPath = built('thread-entry');
+export const threadEntryPath = entryPath('thread-entry');
 /** What each child process runs. */
-export const childEntryPath = built('child-entry');
+export const childEntryPath = entryPath('child-entry');
 
 /** Flags of the host that load code (e.g. `--import tsx`); the sandboxes inherit them. */
 function hostLoaderFlags(): string[] {
